@@ -1,0 +1,1093 @@
+"""Build the bundled ``starter`` suite: ``python cm2_env/tasks/suites/build_starter.py``.
+
+Every task below is written by hand for this project; this script only removes the boilerplate of the JSON
+format: it numbers tool calls, pairs them with their tool messages, derives each checklist item's `evidence`
+(a verbatim pointer into the reference), its default question / pass condition / failure examples, normalises
+the weights of a turn to 1, and verifies the reference before writing anything:
+
+- every call's arguments conform to the tool's JSON Schema (the env validates before replay);
+- identical calls (same name and canonical arguments) in one reference have identical recorded results
+  (the offline simulator replays by canonical arguments and memoises per episode);
+- the reference passes every programmatic check of its own checklist.
+
+Output: ``cm2_env/tasks/suites/starter/<domain>.json`` (one document per domain).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+OUT_DIR = Path(__file__).with_name("starter")
+
+# =========================================================================== tool schema helpers
+
+
+def S(desc: str, **kw) -> dict:
+    return {"type": "string", "description": desc, **kw}
+
+
+def E(desc: str, values: list[str], **kw) -> dict:
+    return {"type": "string", "enum": list(values), "description": desc, **kw}
+
+
+def I(desc: str, **kw) -> dict:
+    return {"type": "integer", "description": desc, **kw}
+
+
+def N(desc: str, **kw) -> dict:
+    return {"type": "number", "description": desc, **kw}
+
+
+def B(desc: str, **kw) -> dict:
+    return {"type": "boolean", "description": desc, **kw}
+
+
+def A(desc: str, items: dict | None = None, **kw) -> dict:
+    return {"type": "array", "items": items or {"type": "string"}, "description": desc, **kw}
+
+
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+TIME = r"^\d{2}:\d{2}$"
+
+
+def fn(name: str, desc: str, required: list[str] | tuple = (), /, **props: dict) -> dict:
+    """An OpenAI function tool schema."""
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": desc,
+            "parameters": {
+                "type": "object",
+                "properties": props,
+                "required": list(required),
+                "additionalProperties": False,
+            },
+        },
+    }
+
+
+# =========================================================================== reference steps
+
+
+@dataclass
+class Call:
+    name: str
+    args: dict
+    result: dict
+
+
+def call(name: str, args: dict, result: dict, text: str = "", think: str | None = None) -> dict:
+    """One assistant message with a single call."""
+    return {"calls": [Call(name, args, result)], "text": text, "think": think}
+
+
+def par(*calls: tuple, text: str = "", think: str | None = None) -> dict:
+    """One assistant message with several independent (parallel) calls: (name, args, result) tuples."""
+    return {"calls": [Call(*c) for c in calls], "text": text, "think": think}
+
+
+def say(text: str, think: str | None = None) -> dict:
+    """The turn's final, user-visible reply."""
+    return {"calls": [], "text": text, "think": think}
+
+
+# =========================================================================== checklist items
+
+
+@dataclass
+class Item:
+    check: dict | None
+    weight: float
+    question: str | None = None
+    pass_condition: str | None = None
+    focus: str | None = None
+    req: bool = False
+    dep: list[int] = field(default_factory=list)
+    fail: list[str] | None = None
+    ev: str | None = None  # evidence snippet for judge items (searched in the turn)
+
+
+def eq(v):
+    return {"equals": v}
+
+
+def one_of(*vs):
+    return {"one_of": list(vs)}
+
+
+def rx(p: str):
+    return {"regex": p}
+
+
+def has(s: str):
+    return {"contains": s}
+
+
+def approx(v: float, tol: float = 0.01):
+    return {"approx": v, "tol": tol}
+
+
+def present(flag: bool = True):
+    return {"present": flag}
+
+
+def _constraint(v) -> dict:
+    if isinstance(v, dict) and len(v) >= 1 and set(v) <= {"equals", "one_of", "regex", "contains", "approx", "tol", "present"}:
+        return v
+    return {"equals": v}
+
+
+def TC(name: str, w: float = 1.0, /, *, req: bool = False, dep=(), after=(), exact=False, min_count=1,
+       q: str | None = None, pc: str | None = None, fail=None, **args) -> Item:
+    """tool_called item; keyword arguments are argument constraints (raw value = equals)."""
+    check: dict[str, Any] = {"type": "tool_called", "name": name, "args": {k: _constraint(v) for k, v in args.items()}}
+    if exact:
+        check["match"] = "exact"
+    if after:
+        check["after"] = list(after)
+    if min_count != 1:
+        check["min_count"] = min_count
+    return Item(check, w, q, pc, "assistant.tool_calls", req, list(dep), fail)
+
+
+def TNC(name: str, w: float = 1.0, /, *, q: str | None = None, pc: str | None = None, dep=(), fail=None, **args) -> Item:
+    check: dict[str, Any] = {"type": "tool_not_called", "name": name}
+    if args:
+        check["args"] = {k: _constraint(v) for k, v in args.items()}
+    return Item(check, w, q, pc, "assistant.tool_calls", False, list(dep), fail)
+
+
+def RM(w: float = 1.0, *, any=(), all=(), none=(), regex=None, final=True, q: str | None = None,
+       pc: str | None = None, req=False, dep=(), fail=None) -> Item:
+    check: dict[str, Any] = {"type": "reply_matches"}
+    for k, v in (("any", any), ("all", all), ("none", none)):
+        if v:
+            check[k] = list(v)
+    if regex:
+        check["regex"] = regex
+    if final:
+        check["final_only"] = True
+    return Item(check, w, q, pc, "assistant.content.user_visible_reply", req, list(dep), fail)
+
+
+def TRM(name: str | None, w: float = 1.0, *, any=(), all=(), none=(), regex=None, q: str | None = None,
+        pc: str | None = None, req=False, dep=(), fail=None) -> Item:
+    check: dict[str, Any] = {"type": "tool_result_matches"}
+    if name:
+        check["name"] = name
+    for k, v in (("any", any), ("all", all), ("none", none)):
+        if v:
+            check[k] = list(v)
+    if regex:
+        check["regex"] = regex
+    return Item(check, w, q, pc, "tool.content", req, list(dep), fail)
+
+
+def J(q: str, w: float = 1.0, *, pc: str, focus: str = "assistant.content.user_visible_reply", ev: str | None = None,
+      dep=(), fail=None, req=False) -> Item:
+    """An LLM-judged item (no programmatic check)."""
+    return Item(None, w, q, pc, focus, req, list(dep), fail, ev)
+
+
+# =========================================================================== check evaluation (offline)
+
+THINK_RE = re.compile(r"<think>.*?</think>", re.S)
+
+
+def strip_think(text: str | None) -> str:
+    return THINK_RE.sub("", text or "").strip()
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _values_equal(a, b) -> bool:
+    if _num(a) and _num(b):
+        return float(a) == float(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _as_text(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def constraint_ok(c: dict, args: dict, key: str) -> bool:
+    if "present" in c:
+        return (key in args) == bool(c["present"])
+    if key not in args:
+        return False
+    v = args[key]
+    if "equals" in c:
+        return _values_equal(v, c["equals"])
+    if "one_of" in c:
+        return any(_values_equal(v, o) for o in c["one_of"])
+    if "regex" in c:
+        return re.fullmatch(c["regex"], _as_text(v)) is not None
+    if "contains" in c:
+        return c["contains"].lower() in _as_text(v).lower()
+    if "approx" in c:
+        return _num(v) and abs(float(v) - float(c["approx"])) <= float(c.get("tol", 1e-6))
+    raise ValueError(f"unknown constraint {c}")
+
+
+def _text_ok(check: dict, texts: list[str]) -> bool:
+    cs = check.get("case_sensitive", False)
+    norm = (lambda s: s) if cs else (lambda s: s.lower())
+    blob = "\n".join(texts)
+    nb = norm(blob)
+    if check.get("any") and not any(norm(s) in nb for s in check["any"]):
+        return False
+    if check.get("all") and not all(norm(s) in nb for s in check["all"]):
+        return False
+    if check.get("none") and any(norm(s) in nb for s in check["none"]):
+        return False
+    if check.get("regex") and not re.search(check["regex"], blob, 0 if cs else re.I):
+        return False
+    return True
+
+
+def turn_calls(msgs: list[dict]) -> list[tuple[int, dict, dict]]:
+    """(step, call, parsed args) of every assistant call in a turn's messages."""
+    out = []
+    for step, m in enumerate(msgs):
+        if m.get("role") == "assistant":
+            for c in m.get("tool_calls") or []:
+                out.append((step, c, json.loads(c["function"]["arguments"])))
+    return out
+
+
+def matching_calls(check: dict, msgs: list[dict]) -> list[tuple[int, dict, dict]]:
+    calls = turn_calls(msgs)
+    out = []
+    for i, (step, c, args) in enumerate(calls):
+        if c["function"]["name"] != check["name"]:
+            continue
+        cons = check.get("args", {})
+        if not all(constraint_ok(v, args, k) for k, v in cons.items()):
+            continue
+        if check.get("match") == "exact" and not set(args) <= set(cons):
+            continue
+        earlier = {cc["function"]["name"] for _, cc, _ in calls[:i]}
+        if not all(a in earlier for a in check.get("after", [])):
+            continue
+        out.append((step, c, args))
+    return out
+
+
+def check_passes(check: dict, msgs: list[dict]) -> bool:
+    """Offline semantics of the four programmatic checks on one turn's messages."""
+    t = check["type"]
+    if t == "tool_called":
+        return len(matching_calls(check, msgs)) >= check.get("min_count", 1)
+    if t == "tool_not_called":
+        for _, c, args in turn_calls(msgs):
+            if check["name"] in ("*", c["function"]["name"]) and all(
+                constraint_ok(v, args, k) for k, v in check.get("args", {}).items()
+            ):
+                return False
+        return True
+    if t == "reply_matches":
+        replies = [m for m in msgs if m.get("role") == "assistant"]
+        if check.get("final_only"):
+            replies = [m for m in replies if not m.get("tool_calls")][-1:]
+        return _text_ok(check, [strip_think(m.get("content")) for m in replies])
+    if t == "tool_result_matches":
+        ids = {c["id"]: c["function"]["name"] for _, c, _ in turn_calls(msgs)}
+        texts = [m["content"] for m in msgs if m.get("role") == "tool"
+                 and (check.get("name") is None or ids.get(m.get("tool_call_id")) == check["name"])]
+        return bool(texts) and _text_ok(check, texts)
+    raise ValueError(t)
+
+
+# =========================================================================== task builder
+
+
+def _fmt_cons(k: str, c: dict) -> str:
+    if "equals" in c:
+        return f"{k} = {json.dumps(c['equals'])}"
+    if "one_of" in c:
+        return f"{k} one of {json.dumps(c['one_of'])}"
+    if "regex" in c:
+        return f"{k} matching /{c['regex']}/"
+    if "contains" in c:
+        return f"{k} containing {json.dumps(c['contains'])}"
+    if "approx" in c:
+        return f"{k} ≈ {c['approx']} (±{c.get('tol', 1e-6)})"
+    if "present" in c:
+        return f"{k} {'present' if c['present'] else 'absent'}"
+    return k
+
+
+def _default_text(item: Item) -> tuple[str, str, list[str]]:
+    c = item.check
+    t = c["type"]
+    if t == "tool_called":
+        cons = [_fmt_cons(k, v) for k, v in c.get("args", {}).items()]
+        with_ = f" with {', '.join(cons)}" if cons else ""
+        q = f"Did the assistant call {c['name']}{with_}?"
+        pc = f"An assistant tool call named {c['name']}" + (f" whose arguments have {', '.join(cons)}" if cons else "")
+        if c.get("match") == "exact":
+            pc += " and no other arguments"
+        if c.get("after"):
+            pc += f", made after calling {', '.join(c['after'])} in this turn"
+        if c.get("min_count", 1) > 1:
+            pc += f" (at least {c['min_count']} such calls)"
+        fails = [f"No call to {c['name']}"]
+        for k, v in list(c.get("args", {}).items())[:2]:
+            fails.append(f"{c['name']} called with {k} not satisfying: {_fmt_cons(k, v)}")
+        if c.get("after"):
+            fails.append(f"{c['name']} called before {', '.join(c['after'])}")
+        return q, pc + ".", fails
+    if t == "tool_not_called":
+        cons = [_fmt_cons(k, v) for k, v in c.get("args", {}).items()]
+        with_ = f" with {', '.join(cons)}" if cons else ""
+        return (f"Did the assistant avoid calling {c['name']}{with_}?",
+                f"No assistant tool call named {c['name']}{with_} in this turn.",
+                [f"Calls {c['name']}{with_} although the user did not ask for it"])
+    if t == "reply_matches":
+        parts = []
+        if c.get("all"):
+            parts.append("states all of " + ", ".join(json.dumps(s) for s in c["all"]))
+        if c.get("any"):
+            parts.append("mentions one of " + ", ".join(json.dumps(s) for s in c["any"]))
+        if c.get("none"):
+            parts.append("does not say " + ", ".join(json.dumps(s) for s in c["none"]))
+        if c.get("regex"):
+            parts.append(f"matches /{c['regex']}/")
+        what = "; ".join(parts)
+        return (f"Does the reply to the user report the facts from the tool results ({what})?",
+                f"The {'final ' if c.get('final_only') else ''}user-visible reply {what}.",
+                ["The reply omits or misstates the value returned by the tool", "Answers before calling the tool, with invented values"])
+    if t == "tool_result_matches":
+        parts = []
+        if c.get("all"):
+            parts.append("contains " + ", ".join(json.dumps(s) for s in c["all"]))
+        if c.get("any"):
+            parts.append("contains one of " + ", ".join(json.dumps(s) for s in c["any"]))
+        if c.get("none"):
+            parts.append("does not contain " + ", ".join(json.dumps(s) for s in c["none"]))
+        what = "; ".join(parts)
+        src = c.get("name") or "any tool"
+        return (f"Did a result of {src} in this turn come back as expected ({what})?",
+                f"A tool result of {src} {what}.",
+                [f"No successful {src} call in this turn", f"The {src} call was made with arguments that return an error"])
+    raise ValueError(t)
+
+
+def _find(hay: str, needle: str) -> str | None:
+    i = hay.lower().find(needle.lower())
+    return hay[i:i + len(needle)] if i >= 0 else None
+
+
+class TaskB:
+    """Builds one task: tools, turns (user text + reference steps + checklist)."""
+
+    def __init__(self, tid: str, domain: str, system: str, tools: list[dict], *, tags=(), title: str = ""):
+        self.tid, self.domain, self.system, self.tools = tid, domain, system, tools
+        self.tags = list(tags)
+        self.title = title
+        self.turns: list[dict] = []
+        self.reference: list[dict] = []
+        self._n = 0
+
+    def turn(self, user: str, steps: list[dict], items: list[Item]) -> "TaskB":
+        msgs: list[dict] = [{"role": "user", "content": user}]
+        for st in steps:
+            content = st["text"] or ""
+            if st.get("think"):
+                content = f"<think>\n{st['think']}\n</think>" + ("\n\n" + content if content else "")
+            if not st["calls"]:
+                msgs.append({"role": "assistant", "content": content})
+                continue
+            tcs, tms = [], []
+            for c in st["calls"]:
+                self._n += 1
+                cid = f"call_{self._n}"
+                tcs.append({"id": cid, "type": "function",
+                            "function": {"name": c.name, "arguments": json.dumps(c.args, ensure_ascii=False)}})
+                tms.append({"role": "tool", "tool_call_id": cid, "content": json.dumps(c.result, ensure_ascii=False)})
+            msgs.append({"role": "assistant", "content": content, "tool_calls": tcs})
+            msgs.extend(tms)
+        assert msgs[-1]["role"] == "assistant" and not msgs[-1].get("tool_calls"), f"{self.tid}: turn must end with a reply"
+        t_index = len(self.turns)
+        checklist = [self._item(i, it, msgs, t_index) for i, it in enumerate(items)]
+        total = math.fsum(it.weight for it in items)
+        ws = [round(it.weight / total, 4) for it in items]
+        ws[-1] = round(1.0 - math.fsum(ws[:-1]), 4)
+        for ci, w in zip(checklist, ws):
+            ci["weight"] = w
+        self.turns.append({"user": user, "checklist": checklist})
+        self.reference.extend(msgs)
+        return self
+
+    def _item(self, i: int, it: Item, msgs: list[dict], t: int) -> dict:
+        where = f"{self.tid} turn {t} item C{i}"
+        evidence: list[dict] = []
+        if it.check is not None:
+            q, pc, fails = _default_text(it)
+            assert check_passes(it.check, msgs), f"{where}: reference fails its own check {it.check}"
+            c = it.check
+            if c["type"] == "tool_called":
+                step, tc, _ = matching_calls(c, msgs)[0]
+                evidence.append({"turn": t, "step": step, "from": "assistant.tool_calls",
+                                 "snippet": f"{tc['function']['name']}({tc['function']['arguments']})"})
+            elif c["type"] == "tool_result_matches":
+                ids = {cc["id"]: cc["function"]["name"] for _, cc, _ in turn_calls(msgs)}
+                for step, m in enumerate(msgs):
+                    if m["role"] == "tool" and (c.get("name") is None or ids.get(m["tool_call_id"]) == c["name"]):
+                        for s in list(c.get("all", [])) + list(c.get("any", [])):
+                            snip = _find(m["content"], s)
+                            if snip:
+                                evidence.append({"turn": t, "step": step, "from": "tool.content", "snippet": snip})
+                                break
+                        if evidence:
+                            break
+                if not evidence:  # regex / none-only checks: cite the whole result
+                    step = max(s for s, m in enumerate(msgs) if m["role"] == "tool")
+                    evidence.append({"turn": t, "step": step, "from": "tool.content", "snippet": msgs[step]["content"][:120]})
+            else:  # reply_matches / tool_not_called → the final reply
+                step = len(msgs) - 1
+                reply = strip_think(msgs[step]["content"])
+                snip = None
+                for s in list(c.get("all", [])) + list(c.get("any", [])):
+                    snip = _find(reply, s)
+                    if snip:
+                        break
+                if snip is None and c.get("regex"):
+                    mm = re.search(c["regex"], reply, re.I)
+                    snip = mm.group(0) if mm else None
+                evidence.append({"turn": t, "step": step, "from": "assistant.content.user_visible_reply",
+                                 "snippet": snip or reply[:100]})
+        else:
+            q, pc, fails = it.question, it.pass_condition, []
+            focus = it.focus
+            # evidence: the given snippet wherever it occurs in the turn, else the final reply's opening
+            found = None
+            if it.ev:
+                for step, m in enumerate(msgs):
+                    if m["role"] == "assistant":
+                        content = m.get("content") or ""
+                        if focus == "assistant.content.thinking":
+                            tm = THINK_RE.search(content)
+                            content = tm.group(0) if tm else ""
+                        elif focus == "assistant.tool_calls":
+                            content = " ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in m.get("tool_calls") or [])
+                        else:
+                            content = strip_think(content)
+                        snip = _find(content, it.ev)
+                        if snip:
+                            found = {"turn": t, "step": step, "from": focus, "snippet": snip}
+                            break
+                assert found, f"{where}: evidence {it.ev!r} not found under {focus}"
+            else:
+                step = len(msgs) - 1
+                found = {"turn": t, "step": step, "from": "assistant.content.user_visible_reply",
+                         "snippet": strip_think(msgs[step]["content"])[:100]}
+            evidence.append(found)
+        if it.question:
+            q = it.question
+        if it.pass_condition:
+            pc = it.pass_condition
+        if it.fail:
+            fails = list(it.fail) + fails[:1] if it.check is not None else list(it.fail)
+        if len(fails) < 2:
+            fails.append("No reply addressing this" if it.focus != "assistant.content.thinking"
+                         else "No reasoning about this before acting")
+        for d in it.dep:
+            assert d != i, where
+        return {
+            "id": f"C{i}",
+            "question": q,
+            "pass_condition": pc,
+            "focus_on": it.focus,
+            "evidence": evidence,
+            "failure_examples": fails,
+            "required_for_next_turn": it.req,
+            "dependence": [f"C{d}" for d in it.dep],
+            "weight": it.weight,
+            **({"check": it.check} if it.check is not None else {}),
+        }
+
+    def build(self) -> dict:
+        self._verify()
+        meta: dict[str, Any] = {"source": "cm2-env starter suite (hand-written)"}
+        if self.title:
+            meta["title"] = self.title
+        if self.tags:
+            meta["tags"] = self.tags
+        return {
+            "id": self.tid,
+            "domain": self.domain,
+            "system_prompt": self.system,
+            "tools": self.tools,
+            "turns": self.turns,
+            "reference": self.reference,
+            "metadata": meta,
+        }
+
+    def _verify(self) -> None:
+        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in self.tools}
+        assert len(schemas) == len(self.tools), f"{self.tid}: duplicate tool names"
+        seen: dict[str, str] = {}
+        results = {m["tool_call_id"]: m["content"] for m in self.reference if m["role"] == "tool"}
+        for m in self.reference:
+            for c in m.get("tool_calls") or []:
+                name = c["function"]["name"]
+                assert name in schemas, f"{self.tid}: unknown tool {name}"
+                args = json.loads(c["function"]["arguments"])
+                try:
+                    jsonschema.validate(args, schemas[name])
+                except jsonschema.ValidationError as e:
+                    raise AssertionError(f"{self.tid}: {name} args {args}: {e.message}") from None
+                key = name + json.dumps(args, sort_keys=True)
+                res = results[c["id"]]
+                assert seen.setdefault(key, res) == res, f"{self.tid}: same call {key} recorded with two results"
+
+
+# =========================================================================== writing
+
+DOMAINS: dict[str, list] = {}
+
+
+def domain(name: str):
+    """Register a function returning the TaskB list of one domain."""
+    def deco(f):
+        DOMAINS[name] = f
+        return f
+    return deco
+
+
+def main(argv: list[str]) -> int:
+    OUT_DIR.mkdir(exist_ok=True)
+    total = 0
+    for name, f in DOMAINS.items():
+        tasks = [t.build() for t in f()]
+        doc = {"version": 1, "name": "starter", "tasks": tasks}
+        path = OUT_DIR / f"{name}.json"
+        path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        total += len(tasks)
+        print(f"{path}: {len(tasks)} tasks")
+    print(f"total: {total} tasks in {len(DOMAINS)} domains")
+    return 0
+
+
+# =========================================================================== the tasks
+# (domains follow; each function returns its hand-written tasks)
+
+
+# --------------------------------------------------------------------------- travel
+
+_TRAVEL_SYS = ("You are a travel booking assistant for SkyWay Travel. Use the tools to search, book, change and cancel "
+               "flights and hotels. Never invent prices, flight numbers or booking codes; confirm what you did.")
+
+_T = {
+    "search_flights": fn(
+        "search_flights", "Search one-way flights on a date. Returns flights with flight_id, times and fare.",
+        ["origin", "destination", "date"],
+        origin=S("IATA code of the departure airport, e.g. SFO", pattern="^[A-Z]{3}$"),
+        destination=S("IATA code of the arrival airport", pattern="^[A-Z]{3}$"),
+        date=S("Departure date YYYY-MM-DD", pattern=DATE),
+        cabin=E("Cabin class", ["economy", "premium_economy", "business", "first"], default="economy"),
+        passengers=I("Number of passengers", minimum=1, maximum=9, default=1),
+        nonstop_only=B("Only nonstop flights", default=False)),
+    "book_flight": fn(
+        "book_flight", "Book a flight found with search_flights. Returns a booking code.",
+        ["flight_id", "passenger_name"],
+        flight_id=S("flight_id from search_flights"),
+        passenger_name=S("Full name of the traveller as on the ID"),
+        seat_preference=E("Seat preference", ["window", "aisle", "middle", "none"], default="none")),
+    "get_booking": fn(
+        "get_booking", "Look up a booking by its booking code.", ["booking_code"],
+        booking_code=S("Booking code, e.g. BK-7Q2M")),
+    "find_bookings": fn(
+        "find_bookings", "Find a traveller's bookings by last name and email.", ["last_name", "email"],
+        last_name=S("Traveller's last name"), email=S("Email used for the booking")),
+    "cancel_booking": fn(
+        "cancel_booking", "Cancel a booking. Returns the refund.", ["booking_code"],
+        booking_code=S("Booking code"),
+        reason=E("Reason", ["change_of_plans", "schedule_change", "medical", "other"], default="change_of_plans")),
+    "change_flight": fn(
+        "change_flight", "Move an existing booking to another flight; returns the fare difference.",
+        ["booking_code", "new_flight_id"],
+        booking_code=S("Booking code"), new_flight_id=S("flight_id of the new flight from search_flights")),
+    "search_hotels": fn(
+        "search_hotels", "Search hotels in a city for a stay.", ["city", "check_in", "check_out"],
+        city=S("City name"), check_in=S("YYYY-MM-DD", pattern=DATE), check_out=S("YYYY-MM-DD", pattern=DATE),
+        max_price_per_night=N("Maximum nightly price in USD"), guests=I("Guests", minimum=1, default=1)),
+    "book_hotel": fn(
+        "book_hotel", "Reserve a hotel room returned by search_hotels.", ["hotel_id", "check_in", "check_out", "guest_name"],
+        hotel_id=S("hotel_id from search_hotels"), check_in=S("YYYY-MM-DD", pattern=DATE),
+        check_out=S("YYYY-MM-DD", pattern=DATE), guest_name=S("Name for the reservation"),
+        room_type=E("Room type", ["standard", "double", "suite"], default="standard")),
+    "get_baggage_policy": fn(
+        "get_baggage_policy", "Checked and carry-on baggage allowance of an airline for a cabin.", ["airline"],
+        airline=S("Two-letter airline code, e.g. UA", pattern="^[A-Z0-9]{2}$"),
+        cabin=E("Cabin class", ["economy", "premium_economy", "business", "first"], default="economy")),
+}
+
+
+def _tools(table: dict, *names: str) -> list[dict]:
+    return [table[n] for n in names]
+
+
+@domain("travel")
+def travel() -> list[TaskB]:
+    out = []
+
+    t = TaskB("travel-001", "travel", _TRAVEL_SYS,
+              _tools(_T, "search_flights", "book_flight", "search_hotels", "book_hotel", "get_baggage_policy"),
+              title="Book the cheapest nonstop, then a hotel")
+    t.turn("Hi! I need to get from San Francisco to Seattle on 2026-03-14, just me. Nonstop please, and book whatever's "
+           "cheapest. Name is Priya Raman, window seat if possible.",
+           [call("search_flights", {"origin": "SFO", "destination": "SEA", "date": "2026-03-14", "nonstop_only": True},
+                 {"flights": [
+                     {"flight_id": "AS-1187", "airline": "AS", "depart": "07:05", "arrive": "09:10", "fare_usd": 164.0},
+                     {"flight_id": "UA-552", "airline": "UA", "depart": "11:40", "arrive": "13:52", "fare_usd": 139.0},
+                     {"flight_id": "DL-2071", "airline": "DL", "depart": "18:15", "arrive": "20:20", "fare_usd": 151.0}]},
+                 think="Search nonstop SFO→SEA on 2026-03-14 first, then book the lowest fare."),
+            call("book_flight", {"flight_id": "UA-552", "passenger_name": "Priya Raman", "seat_preference": "window"},
+                 {"booking_code": "BK-7Q2M", "flight_id": "UA-552", "seat": "23A", "total_usd": 139.0, "status": "confirmed"}),
+            say("Done! You're booked on United UA-552, departing SFO 11:40 and arriving in Seattle 13:52 on March 14. "
+                "Window seat 23A, total $139.00. Your booking code is BK-7Q2M.")],
+           [TC("search_flights", 2, req=True, origin="SFO", destination="SEA", date="2026-03-14"),
+            TC("search_flights", 1, nonstop_only=True, q="Did the assistant restrict the search to nonstop flights?"),
+            TC("book_flight", 3, req=True, dep=[0], after=["search_flights"], flight_id="UA-552",
+               passenger_name=has("Priya Raman"),
+               q="Did the assistant book the cheapest nonstop (UA-552) for Priya Raman after searching?",
+               fail=["Books AS-1187 or DL-2071, which are not the cheapest", "Books before searching with an invented flight_id"]),
+            TC("book_flight", 1, seat_preference="window"),
+            RM(2, all=["BK-7Q2M"], any=["$139", "139.00"], dep=[2]),
+            J("Does the reply state the departure time and the assigned seat without inventing details?", 1,
+              pc="The reply mentions the 11:40 departure and seat 23A, consistent with the tool results.", ev="23A",
+              fail=["Omits the departure time", "States a seat that the booking did not return"])])
+    t.turn("Great. Can you also find me a hotel in Seattle for the 14th to the 16th, under $200 a night? Book the best-rated one.",
+           [call("search_hotels", {"city": "Seattle", "check_in": "2026-03-14", "check_out": "2026-03-16", "max_price_per_night": 200},
+                 {"hotels": [
+                     {"hotel_id": "H-SEA-3310", "name": "Pike Street Inn", "rating": 4.1, "price_per_night": 179.0},
+                     {"hotel_id": "H-SEA-0926", "name": "Lake Union Lodge", "rating": 4.6, "price_per_night": 192.0},
+                     {"hotel_id": "H-SEA-1475", "name": "Sodo Budget Suites", "rating": 3.7, "price_per_night": 119.0}]}),
+            call("book_hotel", {"hotel_id": "H-SEA-0926", "check_in": "2026-03-14", "check_out": "2026-03-16", "guest_name": "Priya Raman"},
+                 {"reservation_id": "HR-55813", "hotel": "Lake Union Lodge", "nights": 2, "total_usd": 384.0, "status": "confirmed"}),
+            say("Booked the best-rated option under $200: Lake Union Lodge (4.6★), March 14–16, 2 nights for $384.00 total. "
+                "Reservation ID HR-55813.")],
+           [TC("search_hotels", 2, req=True, city=has("Seattle"), check_in="2026-03-14", check_out="2026-03-16",
+               max_price_per_night=approx(200, 0.5)),
+            TC("book_hotel", 3, req=True, dep=[0], after=["search_hotels"], hotel_id="H-SEA-0926",
+               check_in="2026-03-14", check_out="2026-03-16",
+               q="Did the assistant book the highest-rated hotel under budget (H-SEA-0926) for the requested dates?"),
+            TNC("book_flight", 1, q="Did the assistant avoid booking another flight?"),
+            RM(2, all=["HR-55813"], any=["$384", "384.00"], dep=[1])])
+    t.turn("What's the baggage allowance on that flight? I want to bring one checked bag.",
+           [call("get_baggage_policy", {"airline": "UA", "cabin": "economy"},
+                 {"airline": "UA", "cabin": "economy", "carry_on": "1 bag + 1 personal item",
+                  "checked_included": 0, "first_checked_bag_usd": 40.0, "max_weight_kg": 23}),
+            say("On United economy, a carry-on plus a personal item are included, but checked bags are not. "
+                "Your first checked bag costs $40 (up to 23 kg).")],
+           [TC("get_baggage_policy", 3, req=True, airline="UA", cabin=one_of("economy")),
+            RM(3, all=["$40"], any=["23 kg", "23kg"]),
+            TNC("book_flight", 1),
+            J("Does the assistant make clear the checked bag is not included in the fare?", 1,
+              pc="The reply says checked bags are not included / cost extra.", ev="checked bags are not",
+              fail=["Says the bag is free", "Does not say whether the bag is included"])])
+    out.append(t)
+
+    t = TaskB("travel-002", "travel", _TRAVEL_SYS,
+              _tools(_T, "get_booking", "find_bookings", "cancel_booking", "search_flights", "book_flight"),
+              tags=["error_recovery"], title="Mistyped booking code, then cancel")
+    t.turn("hey, can you check booking BK-2291 for me? I think my flight to Denver got moved",
+           [call("get_booking", {"booking_code": "BK-2291"},
+                 {"error": "not_found", "message": "No booking with code BK-2291"}),
+            say("I couldn't find a booking with code BK-2291. Could you give me the last name and the email address "
+                "used for the booking so I can look it up?")],
+           [TC("get_booking", 3, req=True, booking_code="BK-2291"),
+            RM(3, any=["last name", "email"], q="Does the assistant ask for the details needed to search for the booking?"),
+            J("Does the assistant tell the user the code was not found rather than inventing booking details?", 2,
+              pc="The reply says no booking BK-2291 exists and invents no flight details.", ev="couldn't find",
+              fail=["Reports a schedule change that the tool never returned", "Ignores the not_found error"]),
+            TNC("cancel_booking", 1)])
+    t.turn("Sure — Okafor, chidi.okafor@mailbox.org. Sorry, maybe the code is BK-2219?",
+           [call("get_booking", {"booking_code": "BK-2219"},
+                 {"error": "not_found", "message": "No booking with code BK-2219"},
+                 think="Try the code the user suggests; if it fails, search by last name and email."),
+            call("find_bookings", {"last_name": "Okafor", "email": "chidi.okafor@mailbox.org"},
+                 {"bookings": [{"booking_code": "BK-9Z21", "route": "ORD-DEN", "date": "2026-04-02", "status": "confirmed"}]}),
+            call("get_booking", {"booking_code": "BK-9Z21"},
+                 {"booking_code": "BK-9Z21", "passenger": "Chidi Okafor", "flight_id": "UA-1630", "route": "ORD-DEN",
+                  "date": "2026-04-02", "depart": "15:20", "previous_depart": "12:45", "status": "schedule_changed",
+                  "fare_usd": 212.0, "refundable": True}),
+            say("Found it — your booking is BK-9Z21 (BK-2219 doesn't exist either). Your United flight UA-1630 from Chicago "
+                "to Denver on April 2 was moved from 12:45 to 15:20. The fare was $212.00 and it's refundable.")],
+           [TC("find_bookings", 2, req=True, last_name="Okafor", email="chidi.okafor@mailbox.org"),
+            TC("get_booking", 2, req=True, dep=[0], after=["find_bookings"], booking_code="BK-9Z21",
+               q="Did the assistant look up the booking code returned by find_bookings (BK-9Z21)?"),
+            TRM("get_booking", 2, all=["schedule_changed"], dep=[1],
+                q="Did the recovery lookup succeed and return the booking details?"),
+            RM(2, all=["BK-9Z21", "15:20"], dep=[1]),
+            J("Does the reply explain the schedule change (old vs new departure time)?", 1,
+              pc="Mentions both 12:45 and 15:20 or clearly states the flight was moved later.", ev="12:45",
+              fail=["Only says 'your flight changed' without times"])])
+    t.turn("15:20 doesn't work for me at all. Please cancel it, the airline changed the schedule.",
+           [call("cancel_booking", {"booking_code": "BK-9Z21", "reason": "schedule_change"},
+                 {"booking_code": "BK-9Z21", "status": "cancelled", "refund_usd": 212.0, "refund_method": "original card",
+                  "refund_days": 7}),
+            say("Cancelled. Booking BK-9Z21 is void and because the airline changed the schedule you get the full $212.00 "
+                "back to your original card within 7 days.")],
+           [TC("cancel_booking", 4, req=True, booking_code="BK-9Z21", reason="schedule_change"),
+            TNC("book_flight", 1, q="Did the assistant avoid booking a replacement flight nobody asked for?"),
+            RM(3, all=["$212"], any=["7 days", "seven days"])])
+    out.append(t)
+
+    t = TaskB("travel-003", "travel", _TRAVEL_SYS,
+              _tools(_T, "get_booking", "search_flights", "change_flight", "cancel_booking"),
+              tags=["error_recovery"], title="Move a booking to an earlier day")
+    t.turn("I need to move my trip BK-4LX8 a day earlier. Same flight time-ish if you can.",
+           [call("get_booking", {"booking_code": "BK-4LX8"},
+                 {"booking_code": "BK-4LX8", "passenger": "Mateo Alvarez", "flight_id": "B6-415", "route": "JFK-MIA",
+                  "origin": "JFK", "destination": "MIA", "date": "2026-05-22", "depart": "08:30", "cabin": "economy",
+                  "fare_usd": 188.0}),
+            call("search_flights", {"origin": "JFK", "destination": "MIA", "date": "2026-05-21"},
+                 {"flights": [
+                     {"flight_id": "B6-415", "date": "2026-05-21", "depart": "08:30", "arrive": "11:41", "fare_usd": 231.0},
+                     {"flight_id": "AA-1299", "date": "2026-05-21", "depart": "13:10", "arrive": "16:25", "fare_usd": 176.0}]},
+                 think="Booking is JFK→MIA on 2026-05-22 at 08:30; search the day before for a similar time."),
+            say("Your booking BK-4LX8 is JetBlue B6-415, JFK→MIA on May 22 at 08:30. On May 21 the same flight B6-415 leaves "
+                "at 08:30 for $231.00 (your current fare is $188.00, so about $43 more). There's also American AA-1299 at "
+                "13:10 for $176.00. Which would you like?")],
+           [TC("get_booking", 2, req=True, booking_code="BK-4LX8"),
+            TC("search_flights", 3, req=True, dep=[0], after=["get_booking"], origin="JFK", destination="MIA",
+               date="2026-05-21", q="Did the assistant search the same route (from the booking) one day earlier, 2026-05-21?"),
+            TNC("change_flight", 2, q="Did the assistant wait for the user's choice before changing the booking?",
+                fail=["Changes the booking to a flight the user has not chosen"]),
+            RM(2, all=["08:30", "$231"]),
+            J("Does the assistant ask the user to choose between the options?", 1,
+              pc="The reply ends with a question asking which flight to take.", ev="Which would you like",
+              fail=["Picks an option without asking"])])
+    t.turn("Keep the 8:30 one, I'll pay the difference.",
+           [call("change_flight", {"booking_code": "BK-4LX8", "new_flight_id": "B6-415"},
+                 {"error": "same_flight_id_ambiguous", "message": "B6-415 operates daily; pass the dated id B6-415-0521"}),
+            call("change_flight", {"booking_code": "BK-4LX8", "new_flight_id": "B6-415-0521"},
+                 {"booking_code": "BK-4LX8", "flight_id": "B6-415", "date": "2026-05-21", "depart": "08:30",
+                  "fare_difference_usd": 43.0, "change_fee_usd": 0.0, "status": "confirmed"}),
+            say("All set: BK-4LX8 is now on B6-415 on May 21 at 08:30. You were charged the $43.00 fare difference and "
+                "no change fee.")],
+           [TC("change_flight", 4, req=True, booking_code="BK-4LX8", new_flight_id=rx("B6-415-0521")),
+            TRM("change_flight", 2, all=['"status": "confirmed"'], dep=[0]),
+            RM(2, all=["$43"], any=["May 21", "2026-05-21"], dep=[0]),
+            TNC("cancel_booking", 1)])
+    out.append(t)
+
+    t = TaskB("travel-004", "travel", _TRAVEL_SYS,
+              _tools(_T, "search_flights", "book_flight", "get_baggage_policy"),
+              title="Compare two dates in business, book for two")
+    t.turn("Looking at Boston to London in business for two people, either 2026-09-03 or 2026-09-04. Which day is cheaper?",
+           [par(("search_flights", {"origin": "BOS", "destination": "LHR", "date": "2026-09-03", "cabin": "business", "passengers": 2},
+                 {"flights": [{"flight_id": "BA-212", "depart": "21:30", "fare_usd_total": 7420.0},
+                              {"flight_id": "VS-158", "depart": "19:45", "fare_usd_total": 6980.0}]}),
+                ("search_flights", {"origin": "BOS", "destination": "LHR", "date": "2026-09-04", "cabin": "business", "passengers": 2},
+                 {"flights": [{"flight_id": "BA-238", "depart": "18:10", "fare_usd_total": 6140.0},
+                              {"flight_id": "VS-158", "depart": "19:45", "fare_usd_total": 6655.0}]}),
+                think="Two independent searches, one per date, same cabin and party size."),
+            say("September 4 is cheaper: British Airways BA-238 at 18:10 is $6,140 total for two in business. The best on "
+                "September 3 is Virgin VS-158 at 19:45 for $6,980 total.")],
+           [TC("search_flights", 2, req=True, origin="BOS", destination="LHR", date="2026-09-03", cabin="business", passengers=2),
+            TC("search_flights", 2, req=True, origin="BOS", destination="LHR", date="2026-09-04", cabin="business", passengers=2),
+            RM(3, all=["BA-238", "6,140"], dep=[0, 1]),
+            TNC("book_flight", 1, q="Did the assistant avoid booking before the user decided?")])
+    t.turn("Book the Sept 4 BA one for Hannah Lee and Tom Lee, aisle seats.",
+           [par(("book_flight", {"flight_id": "BA-238", "passenger_name": "Hannah Lee", "seat_preference": "aisle"},
+                 {"booking_code": "BK-P4N7", "seat": "5C", "status": "confirmed", "total_usd": 3070.0}),
+                ("book_flight", {"flight_id": "BA-238", "passenger_name": "Tom Lee", "seat_preference": "aisle"},
+                 {"booking_code": "BK-P4N8", "seat": "5D", "status": "confirmed", "total_usd": 3070.0})),
+            say("Both booked on BA-238, Sept 4 at 18:10: Hannah Lee — BK-P4N7, seat 5C; Tom Lee — BK-P4N8, seat 5D. "
+                "$3,070 each, $6,140 in total.")],
+           [TC("book_flight", 2, req=True, flight_id="BA-238", passenger_name=has("Hannah")),
+            TC("book_flight", 2, req=True, flight_id="BA-238", passenger_name=has("Tom")),
+            TC("book_flight", 1, min_count=2, seat_preference="aisle", q="Were both seats requested as aisle?"),
+            RM(3, all=["BK-P4N7", "BK-P4N8"], dep=[0, 1])])
+    t.turn("What can we each check in on that ticket?",
+           [call("get_baggage_policy", {"airline": "BA", "cabin": "business"},
+                 {"airline": "BA", "cabin": "business", "checked_included": 2, "max_weight_kg": 32, "carry_on": "2 bags"}),
+            say("In BA business each of you can check 2 bags of up to 32 kg each, plus 2 carry-on bags.")],
+           [TC("get_baggage_policy", 3, req=True, airline="BA", cabin="business"),
+            RM(3, all=["32 kg"], any=["2 bags", "two bags", "2 checked"]),
+            J("Does the reply make clear the allowance applies to each traveller?", 1, pc="Says 'each' / per person.",
+              ev="each of you", fail=["Implies 2 bags shared between both travellers"])])
+    out.append(t)
+
+    t = TaskB("travel-005", "travel", _TRAVEL_SYS,
+              _tools(_T, "search_hotels", "book_hotel", "search_flights"),
+              tags=["error_recovery"], title="Hotel sold out, book the next option")
+    t.turn("I need a double room in Lisbon from 2026-06-10 to 2026-06-13 for two, nothing over 150 a night. Reserve the "
+           "cheapest for Ana Sousa.",
+           [call("search_hotels", {"city": "Lisbon", "check_in": "2026-06-10", "check_out": "2026-06-13",
+                                   "max_price_per_night": 150, "guests": 2},
+                 {"hotels": [{"hotel_id": "H-LIS-204", "name": "Casa Alfama", "price_per_night": 98.0, "rating": 4.3},
+                             {"hotel_id": "H-LIS-377", "name": "Baixa Rooms", "price_per_night": 121.0, "rating": 4.0},
+                             {"hotel_id": "H-LIS-118", "name": "Hotel Estrela", "price_per_night": 146.0, "rating": 4.5}]}),
+            call("book_hotel", {"hotel_id": "H-LIS-204", "check_in": "2026-06-10", "check_out": "2026-06-13",
+                                "guest_name": "Ana Sousa", "room_type": "double"},
+                 {"error": "sold_out", "message": "No double rooms left at Casa Alfama for these dates"}),
+            call("book_hotel", {"hotel_id": "H-LIS-377", "check_in": "2026-06-10", "check_out": "2026-06-13",
+                                "guest_name": "Ana Sousa", "room_type": "double"},
+                 {"reservation_id": "HR-80412", "hotel": "Baixa Rooms", "nights": 3, "total_eur": 363.0, "status": "confirmed"},
+                 think="Casa Alfama is sold out for doubles; the next cheapest under the limit is Baixa Rooms (H-LIS-377)."),
+            say("Casa Alfama was sold out for a double room, so I booked the next cheapest: Baixa Rooms, 3 nights "
+                "(June 10–13) at 121/night, 363.00 total. Reservation HR-80412 under Ana Sousa.")],
+           [TC("search_hotels", 2, req=True, city="Lisbon", check_in="2026-06-10", check_out="2026-06-13", guests=2),
+            TC("book_hotel", 3, req=True, dep=[0], after=["search_hotels"], hotel_id="H-LIS-377", room_type="double",
+               guest_name=has("Ana Sousa"), q="After the sold-out error, did the assistant book the next cheapest hotel (H-LIS-377)?"),
+            TRM("book_hotel", 2, all=["HR-80412"], dep=[1]),
+            RM(2, all=["HR-80412"], any=["sold out", "sold-out"], dep=[1]),
+            J("Does the assistant explain why it did not book the cheapest hotel?", 1,
+              pc="The reply says Casa Alfama was sold out.", ev="sold out", fail=["Silently books a different hotel"])])
+    t.turn("Perfect. Is there a cheap nonstop from Madrid to Lisbon on the 10th in the morning?",
+           [call("search_flights", {"origin": "MAD", "destination": "LIS", "date": "2026-06-10", "nonstop_only": True},
+                 {"flights": [{"flight_id": "TP-1023", "depart": "07:25", "arrive": "07:40", "fare_usd": 74.0},
+                              {"flight_id": "IB-3110", "depart": "10:05", "arrive": "10:20", "fare_usd": 69.0},
+                              {"flight_id": "FR-7741", "depart": "16:50", "arrive": "17:05", "fare_usd": 38.0}]}),
+            say("Morning nonstops Madrid→Lisbon on June 10: Iberia IB-3110 at 10:05 for $69, and TAP TP-1023 at 07:25 for $74. "
+                "(Ryanair has one for $38 but it's at 16:50.) Want me to book one?")],
+           [TC("search_flights", 3, req=True, origin="MAD", destination="LIS", date="2026-06-10"),
+            RM(3, all=["IB-3110"], any=["$69", "69"]),
+            TNC("book_hotel", 1, q="Did the assistant avoid making another hotel booking?"),
+            J("Does the assistant respect 'in the morning' when recommending flights?", 1,
+              pc="Recommends morning departures and, if it mentions FR-7741, notes it is in the afternoon.", ev="16:50",
+              fail=["Recommends the 16:50 flight as a morning option"])])
+    out.append(t)
+    return out
+
+
+# --------------------------------------------------------------------------- banking
+
+_BANK_SYS = ("You are the virtual assistant of Harbor Bank. You can look up accounts, balances and transactions, move "
+             "money between the customer's accounts, pay bills and manage cards. The customer is already authenticated. "
+             "Confirm amounts and accounts; never guess an account or card id.")
+
+_BK = {
+    "list_accounts": fn("list_accounts", "List the customer's accounts with ids, types and last four digits.", []),
+    "get_balance": fn("get_balance", "Current and available balance of one account.", ["account_id"],
+                      account_id=S("Account id from list_accounts, e.g. ACC-…")),
+    "list_transactions": fn(
+        "list_transactions", "Transactions of an account in a date range, newest first.", ["account_id", "start_date", "end_date"],
+        account_id=S("Account id"), start_date=S("YYYY-MM-DD", pattern=DATE), end_date=S("YYYY-MM-DD", pattern=DATE),
+        category=E("Optional category filter", ["groceries", "dining", "travel", "utilities", "shopping", "transfer", "other"]),
+        min_amount=N("Only transactions of at least this amount", minimum=0)),
+    "transfer_funds": fn(
+        "transfer_funds", "Move money between two of the customer's accounts.", ["from_account_id", "to_account_id", "amount"],
+        from_account_id=S("Source account id"), to_account_id=S("Destination account id"),
+        amount=N("Amount in USD", exclusiveMinimum=0), memo=S("Optional memo")),
+    "list_payees": fn("list_payees", "The customer's saved bill payees.", []),
+    "pay_bill": fn(
+        "pay_bill", "Pay a saved payee from an account.", ["payee_id", "from_account_id", "amount"],
+        payee_id=S("Payee id from list_payees"), from_account_id=S("Account to pay from"),
+        amount=N("Amount in USD", exclusiveMinimum=0), pay_date=S("YYYY-MM-DD; today if omitted", pattern=DATE)),
+    "list_cards": fn("list_cards", "The customer's debit and credit cards.", []),
+    "freeze_card": fn("freeze_card", "Temporarily block a card.", ["card_id", "reason"],
+                      card_id=S("Card id from list_cards"), reason=E("Why", ["lost", "stolen", "suspicious_activity", "travel", "other"])),
+    "order_replacement_card": fn(
+        "order_replacement_card", "Order a new card to replace a frozen one.", ["card_id"],
+        card_id=S("Card id of the card to replace"), shipping=E("Shipping speed", ["standard", "express"], default="standard")),
+    "dispute_transaction": fn(
+        "dispute_transaction", "Open a dispute for a card transaction.", ["transaction_id", "reason"],
+        transaction_id=S("Transaction id from list_transactions"),
+        reason=E("Dispute reason", ["unauthorized", "duplicate", "not_received", "wrong_amount"])),
+    "get_exchange_rate": fn("get_exchange_rate", "Current exchange rate and the bank's FX fee.", ["from_currency", "to_currency"],
+                            from_currency=S("ISO code", pattern="^[A-Z]{3}$"), to_currency=S("ISO code", pattern="^[A-Z]{3}$")),
+    "send_international_transfer": fn(
+        "send_international_transfer", "Send money abroad to a saved recipient.", ["from_account_id", "recipient_id", "amount", "currency"],
+        from_account_id=S("Source account id"), recipient_id=S("Recipient id from add_recipient"),
+        amount=N("Amount in the target currency", exclusiveMinimum=0), currency=S("ISO code of the amount", pattern="^[A-Z]{3}$")),
+    "add_recipient": fn(
+        "add_recipient", "Save an international recipient.", ["name", "iban", "country"],
+        name=S("Recipient name"), iban=S("IBAN without spaces", pattern="^[A-Z]{2}[0-9A-Z]{13,32}$"), country=S("ISO country code", pattern="^[A-Z]{2}$")),
+}
+
+_ACCTS = {"accounts": [
+    {"account_id": "ACC-CHK-20931", "type": "checking", "last4": "2093"},
+    {"account_id": "ACC-SAV-77104", "type": "savings", "last4": "7710"},
+]}
+
+
+@domain("banking")
+def banking() -> list[TaskB]:
+    out = []
+
+    t = TaskB("banking-001", "banking", _BANK_SYS,
+              _tools(_BK, "list_accounts", "get_balance", "transfer_funds", "list_transactions"),
+              title="Balances, a transfer, then grocery spending")
+    t.turn("How much do I have in checking and in savings right now?",
+           [call("list_accounts", {}, _ACCTS),
+            par(("get_balance", {"account_id": "ACC-CHK-20931"},
+                 {"account_id": "ACC-CHK-20931", "current": 412.57, "available": 388.12, "currency": "USD"}),
+                ("get_balance", {"account_id": "ACC-SAV-77104"},
+                 {"account_id": "ACC-SAV-77104", "current": 9150.0, "available": 9150.0, "currency": "USD"})),
+            say("Checking (…2093): $388.12 available ($412.57 current, some pending). Savings (…7710): $9,150.00.")],
+           [TC("list_accounts", 1, req=True),
+            TC("get_balance", 2, req=True, dep=[0], after=["list_accounts"], account_id="ACC-CHK-20931"),
+            TC("get_balance", 2, req=True, dep=[0], after=["list_accounts"], account_id="ACC-SAV-77104"),
+            RM(3, all=["388.12", "9,150"], dep=[1, 2]),
+            J("Does the assistant distinguish available from current balance for checking?", 1,
+              pc="Mentions that $388.12 is available while $412.57 is the current balance.", ev="available")])
+    t.turn("Move 500 from savings into checking please, memo 'rent top-up'.",
+           [call("transfer_funds", {"from_account_id": "ACC-SAV-77104", "to_account_id": "ACC-CHK-20931", "amount": 500,
+                                    "memo": "rent top-up"},
+                 {"transfer_id": "TRF-66120", "status": "completed", "amount": 500.0,
+                  "from_balance_after": 8650.0, "to_available_after": 888.12}),
+            say("Done — $500.00 moved from savings to checking (transfer TRF-66120, memo 'rent top-up'). Checking now has "
+                "$888.12 available and savings $8,650.00.")],
+           [TC("transfer_funds", 4, req=True, from_account_id="ACC-SAV-77104", to_account_id="ACC-CHK-20931",
+               amount=approx(500, 0.001), q="Did the assistant transfer exactly $500 from savings to checking?",
+               fail=["Transfers in the wrong direction (checking → savings)", "Transfers a different amount"]),
+            TC("transfer_funds", 1, memo=has("rent top-up")),
+            RM(3, all=["TRF-66120"], any=["888.12", "8,650"], dep=[0])])
+    t.turn("thanks. what did I spend on groceries from checking between March 1 and March 15 2026?",
+           [call("list_transactions", {"account_id": "ACC-CHK-20931", "start_date": "2026-03-01", "end_date": "2026-03-15",
+                                       "category": "groceries"},
+                 {"transactions": [
+                     {"transaction_id": "TX-90211", "date": "2026-03-13", "merchant": "Trader Joe's", "amount": -64.18},
+                     {"transaction_id": "TX-90087", "date": "2026-03-07", "merchant": "Safeway", "amount": -112.40},
+                     {"transaction_id": "TX-89950", "date": "2026-03-02", "merchant": "Trader Joe's", "amount": -41.07}],
+                  "total": -217.65}),
+            say("From March 1–15 you spent $217.65 on groceries from checking: Trader Joe's $64.18 (Mar 13), Safeway $112.40 "
+                "(Mar 7) and Trader Joe's $41.07 (Mar 2).")],
+           [TC("list_transactions", 4, req=True, account_id="ACC-CHK-20931", start_date="2026-03-01", end_date="2026-03-15"),
+            TC("list_transactions", 1, category="groceries"),
+            RM(3, all=["217.65"], dep=[0]),
+            TNC("transfer_funds", 1, q="Did the assistant avoid making another transfer?")])
+    out.append(t)
+
+    t = TaskB("banking-002", "banking", _BANK_SYS,
+              _tools(_BK, "list_cards", "freeze_card", "list_transactions", "dispute_transaction", "order_replacement_card"),
+              title="Lost card: freeze, dispute, replace")
+    t.turn("I think I lost my debit card, the one ending 4417. Freeze it right now!!",
+           [call("list_cards", {},
+                 {"cards": [{"card_id": "CRD-5521", "type": "credit", "last4": "0086", "status": "active"},
+                            {"card_id": "CRD-3308", "type": "debit", "last4": "4417", "status": "active",
+                             "account_id": "ACC-CHK-20931"}]}),
+            call("freeze_card", {"card_id": "CRD-3308", "reason": "lost"},
+                 {"card_id": "CRD-3308", "status": "frozen", "frozen_at": "2026-03-16T09:12:44Z"}),
+            say("Your debit card ending 4417 is frozen as of 09:12 UTC — no new purchases or withdrawals will go through. "
+                "Your credit card ending 0086 is unaffected.")],
+           [TC("list_cards", 1, req=True),
+            TC("freeze_card", 4, req=True, dep=[0], after=["list_cards"], card_id="CRD-3308", reason=one_of("lost", "stolen"),
+               q="Did the assistant freeze the debit card ending 4417 (CRD-3308), found via list_cards?",
+               fail=["Freezes the credit card CRD-5521", "Invents a card id without listing cards"]),
+            TNC("freeze_card", 2, card_id="CRD-5521", q="Did the assistant leave the credit card (CRD-5521) alone?"),
+            RM(2, all=["4417"], any=["frozen", "freeze"], dep=[1])])
+    t.turn("ok. there's a charge I don't recognise from yesterday, something like 'GLOBEX DIGITAL'. Can you dispute it? Yesterday was March 15.",
+           [call("list_transactions", {"account_id": "ACC-CHK-20931", "start_date": "2026-03-15", "end_date": "2026-03-15"},
+                 {"transactions": [
+                     {"transaction_id": "TX-91502", "merchant": "GLOBEX DIGITAL*SUBS", "amount": -89.99, "card_last4": "4417"},
+                     {"transaction_id": "TX-91488", "merchant": "Blue Bottle Coffee", "amount": -6.25, "card_last4": "4417"}]},
+                 think="The card CRD-3308 is linked to ACC-CHK-20931; look at that account's transactions on 2026-03-15."),
+            call("dispute_transaction", {"transaction_id": "TX-91502", "reason": "unauthorized"},
+                 {"dispute_id": "DSP-20417", "status": "opened", "provisional_credit_usd": 89.99, "decision_within_days": 10}),
+            say("I found GLOBEX DIGITAL*SUBS for $89.99 on March 15 and opened dispute DSP-20417 as unauthorized. You'll get a "
+                "provisional credit of $89.99 and a decision within 10 business days.")],
+           [TC("list_transactions", 2, req=True, account_id="ACC-CHK-20931", start_date=rx("2026-03-1[45]"),
+               end_date=rx("2026-03-1[56]")),
+            TC("dispute_transaction", 4, req=True, dep=[0], after=["list_transactions"], transaction_id="TX-91502",
+               reason="unauthorized"),
+            TNC("dispute_transaction", 1, transaction_id="TX-91488", q="Did the assistant avoid disputing the coffee purchase?"),
+            RM(2, all=["DSP-20417"], any=["89.99"], dep=[1])])
+    t.turn("Can you send me a replacement card? Fast shipping if that's possible.",
+           [call("order_replacement_card", {"card_id": "CRD-3308", "shipping": "express"},
+                 {"new_card_last4": "9052", "shipping": "express", "eta": "2026-03-18", "fee_usd": 0.0}),
+            say("A replacement debit card (ending 9052) is on its way by express shipping, arriving by March 18, at no charge.")],
+           [TC("order_replacement_card", 4, req=True, card_id="CRD-3308", shipping="express"),
+            RM(3, any=["9052", "March 18", "2026-03-18"]),
+            J("Is the reply concise and does it avoid asking for information the assistant already has?", 1,
+              pc="Does not ask again which card or account; confirms the order in one or two sentences.",
+              ev="replacement debit card", fail=["Asks the user for the card number again"])])
+    out.append(t)
+
+    t = TaskB("banking-003", "banking", _BANK_SYS,
+              _tools(_BK, "list_accounts", "list_payees", "pay_bill", "transfer_funds", "get_balance"),
+              tags=["error_recovery"], title="Bill payment bounces, top up and retry")
+    t.turn("Pay my City Power & Light bill, $236.40, from checking. If checking is short, pull what's needed from savings first.",
+           [par(("list_accounts", {}, _ACCTS),
+                ("list_payees", {}, {"payees": [{"payee_id": "PAY-118", "name": "City Power & Light"},
+                                               {"payee_id": "PAY-342", "name": "Metro Water"}]})),
+            call("pay_bill", {"payee_id": "PAY-118", "from_account_id": "ACC-CHK-20931", "amount": 236.4},
+                 {"error": "insufficient_funds", "message": "Available balance 201.15 is below 236.40", "available": 201.15}),
+            call("transfer_funds", {"from_account_id": "ACC-SAV-77104", "to_account_id": "ACC-CHK-20931", "amount": 35.25,
+                                    "memo": "bill top-up"},
+                 {"transfer_id": "TRF-66391", "status": "completed", "amount": 35.25},
+                 think="Checking has 201.15 available; 236.40 - 201.15 = 35.25 is needed from savings."),
+            call("pay_bill", {"payee_id": "PAY-118", "from_account_id": "ACC-CHK-20931", "amount": 236.4, "pay_date": "2026-03-16"},
+                 {"payment_id": "BP-77302", "status": "paid", "amount": 236.4, "pay_date": "2026-03-16"}),
+            say("Checking only had $201.15 available, so I moved $35.25 from savings (TRF-66391) and then paid City Power & "
+                "Light $236.40 from checking today. Payment confirmation: BP-77302.")],
+           [TC("pay_bill", 2, req=True, payee_id="PAY-118", from_account_id="ACC-CHK-20931", amount=approx(236.40)),
+            TC("transfer_funds", 3, req=True, after=["pay_bill"], from_account_id="ACC-SAV-77104",
+               to_account_id="ACC-CHK-20931", amount=approx(35.25, 0.01),
+               q="After the insufficient-funds error, did the assistant move exactly the shortfall ($35.25) from savings?",
+               fail=["Moves an arbitrary amount such as $500", "Moves money out of checking instead of into it"]),
+            TC("pay_bill", 2, min_count=2, payee_id="PAY-118", amount=approx(236.40),
+               q="Did the assistant retry the payment after topping up?"),
+            TRM("pay_bill", 2, all=["BP-77302"], dep=[1, 2]),
+            RM(2, all=["BP-77302", "35.25"], dep=[3]),
+            J("Does the assistant reason about the shortfall before moving money?", 1, focus="assistant.content.thinking",
+              pc="The thinking computes 236.40 - 201.15 = 35.25 (or equivalent) before the transfer.", ev="35.25")])
+    t.turn("Thanks! Was there enough left in savings after that? I want to keep at least 9k there.",
+           [call("get_balance", {"account_id": "ACC-SAV-77104"},
+                 {"account_id": "ACC-SAV-77104", "current": 8964.75, "available": 8964.75, "currency": "USD"}),
+            say("Savings now has $8,964.75 — that's $35.25 below your $9,000 floor. Want me to move $35.25 back from checking "
+                "after your next paycheck lands?")],
+           [TC("get_balance", 4, req=True, account_id="ACC-SAV-77104"),
+            RM(3, all=["8,964.75"], any=["below", "under", "short"]),
+            TNC("transfer_funds", 1, q="Did the assistant avoid moving money without being asked?"),
+            J("Does the assistant offer a concrete way to restore the 9k minimum?", 1,
+              pc="Offers to move $35.25 back later or a similar concrete option.", ev="Want me to move")])
+    out.append(t)
+
+    t = TaskB("banking-004", "banking", _BANK_SYS,
+              _tools(_BK, "list_accounts", "get_exchange_rate", "add_recipient", "send_international_transfer"),
+              title="Send euros to a new recipient")
+    t.turn("What's your USD to EUR rate today, and what do you charge for FX?",
+           [call("get_exchange_rate", {"from_currency": "USD", "to_currency": "EUR"},
+                 {"rate": 0.9214, "fx_fee_pct": 0.75, "quote_id": "Q-5530", "valid_until": "2026-03-16T18:00:00Z"}),
+            say("Today 1 USD = 0.9214 EUR, and we charge a 0.75% FX fee on the converted amount. The quote is valid until "
+                "18:00 UTC.")],
+           [TC("get_exchange_rate", 4, req=True, from_currency="USD", to_currency="EUR"),
+            RM(4, all=["0.9214", "0.75%"]),
+            TNC("send_international_transfer", 2)])
+    t.turn("Ok I want to send 1,200 euros from checking to my sister Marta Nowak in Germany, IBAN DE89 3704 0044 0532 0130 00.",
+           [call("list_accounts", {}, _ACCTS),
+            call("add_recipient", {"name": "Marta Nowak", "iban": "DE89370400440532013000", "country": "DE"},
+                 {"recipient_id": "RCP-4471", "name": "Marta Nowak", "bank": "Commerzbank", "verified": True},
+                 think="IBAN must be passed without spaces; add the recipient first, then send with the returned id."),
+            call("send_international_transfer", {"from_account_id": "ACC-CHK-20931", "recipient_id": "RCP-4471",
+                                                 "amount": 1200, "currency": "EUR"},
+                 {"transfer_id": "INT-30981", "status": "processing", "debited_usd": 1312.26, "fx_fee_usd": 9.77,
+                  "arrival": "2026-03-18"}),
+            say("Sent! €1,200.00 is on its way to Marta Nowak (Commerzbank), transfer INT-30981. Your checking account was "
+                "debited $1,312.26 including the $9.77 FX fee; expected arrival March 18.")],
+           [TC("add_recipient", 3, req=True, name=has("Marta Nowak"), iban="DE89370400440532013000", country="DE",
+               q="Did the assistant save the recipient with the IBAN without spaces and country DE?"),
+            TC("send_international_transfer", 4, req=True, dep=[0], after=["add_recipient"], recipient_id="RCP-4471",
+               from_account_id="ACC-CHK-20931", amount=approx(1200, 0.001), currency="EUR",
+               fail=["Sends 1200 USD instead of EUR", "Uses a recipient id that add_recipient did not return"]),
+            RM(3, all=["INT-30981", "1,312.26"], dep=[1])])
+    out.append(t)
+    return out
+
+
+# =========================================================================== end of tasks
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
