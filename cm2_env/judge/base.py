@@ -1,0 +1,30 @@
+"""Checklist judge protocol: decide a turn's items from the turn's messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ..tasks.models import ChecklistItem, Task
+from ..types import Verdict
+
+
+@dataclass
+class TurnJudgeRequest:
+    """Everything a judge may look at for one turn."""
+
+    task: Task
+    turn_index: int
+    items: list[ChecklistItem]
+    """The items to decide (a judge returns a verdict for each, possibly 'unjudged')."""
+    turn_messages: list[dict[str, Any]]
+    """The turn's messages: [user, assistant, tool, ..., assistant]; index = step."""
+    history: list[dict[str, Any]]
+    """All messages before this turn (system first)."""
+
+
+@runtime_checkable
+class Judge(Protocol):
+    async def judge_turn(self, request: TurnJudgeRequest) -> dict[str, Verdict]:
+        """One verdict per item id. Must not raise: a failure becomes status 'error'."""
+        ...

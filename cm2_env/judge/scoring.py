@@ -1,0 +1,88 @@
+"""Checklist scoring: turn scores with dependence gating, early-stop detection, trajectory score.
+
+Turn score R_t = Σ w·pass / Σ w over the items actually judged (passed or failed). Unjudged items (no check,
+no LLM judge) and judge errors leave the denominator and are reported, never scored as 0.
+Trajectory score = (1/L) Σ_t R_t over the task's scorable turns L; turns never reached count 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..tasks.models import ChecklistItem
+from ..types import Verdict
+
+
+@dataclass
+class TurnResult:
+    """The judged outcome of one user turn."""
+
+    turn: int
+    score: float | None
+    """None when no item of the turn could be judged."""
+    verdicts: dict[str, Verdict]
+    required_failed: list[str] = field(default_factory=list)
+    """Ids of failed items marked required_for_next_turn (early-stop trigger)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "score": self.score,
+            "required_failed": self.required_failed,
+            "verdicts": [v.to_dict() for v in self.verdicts.values()],
+        }
+
+
+def apply_gating(items: list[ChecklistItem], verdicts: dict[str, Verdict]) -> None:
+    """Mark passes whose dependencies did not (transitively) pass as not counted."""
+    by_id = {it.id: it for it in items}
+    memo: dict[str, bool] = {}
+
+    def counts(item_id: str, stack: frozenset[str]) -> bool:
+        if item_id in memo:
+            return memo[item_id]
+        v = verdicts.get(item_id)
+        ok = v is not None and v.status == "passed"
+        if ok and item_id not in stack:
+            for dep in by_id[item_id].dependence if item_id in by_id else ():
+                if dep in by_id and not counts(dep, stack | {item_id}):
+                    ok = False
+                    break
+        memo[item_id] = ok
+        return ok
+
+    for it in items:
+        v = verdicts[it.id]
+        if v.status == "passed" and not counts(it.id, frozenset()):
+            v.counted = False
+            v.rationale = (v.rationale + "; " if v.rationale else "") + "not counted: a dependency did not pass"
+
+
+def score_turn(turn: int, items: list[ChecklistItem], verdicts: dict[str, Verdict], gating: bool = True) -> TurnResult:
+    if gating:
+        apply_gating(items, verdicts)
+    num = den = 0.0
+    required_failed = []
+    for it in items:
+        v = verdicts[it.id]
+        if v.status not in ("passed", "failed"):
+            continue
+        den += it.weight
+        passed = v.status == "passed" and v.counted
+        num += it.weight * passed
+        if it.required_for_next_turn and not passed:
+            required_failed.append(it.id)
+    score = num / den if den > 0 else None
+    return TurnResult(turn, score, verdicts, required_failed)
+
+
+def trajectory_score(turn_results: list[TurnResult], unreached_scorable: int) -> float | None:
+    """Mean turn score over scored turns plus scorable turns never reached (those count 0).
+
+    A reached turn with no judgeable verdict (all unjudged/error) leaves the denominator, so a judge outage
+    does not read as a policy failure; None if nothing at all was scorable.
+    """
+    scored = [r.score for r in turn_results if r.score is not None]
+    den = len(scored) + unreached_scorable
+    return sum(scored) / den if den else None

@@ -1,0 +1,351 @@
+"""One async client for every LLM role, over the official ``openai`` SDK (``AsyncOpenAI``).
+
+What it adds to the SDK:
+
+- retries with exponential backoff + jitter on timeouts, 429 (honouring ``Retry-After``), 5xx and connection
+  errors (the SDK's own retries are off so that the policy lives in one place);
+- least-outstanding-requests balancing over several endpoints of a role, and a per-role concurrency limit;
+- structured JSON output: ``response_format`` json_schema where the server accepts it, otherwise JSON
+  extraction + jsonschema validation, with a bounded re-ask that tells the model what was wrong;
+- usage/cost accounting into :mod:`cm2_env.llm.usage` meters and an opt-in sqlite response cache.
+
+Failures surface as :class:`LLMError` with a ``kind``; the roles (simulator, user, judge) turn them into
+flagged results — they never escape an episode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import email.utils
+import json
+import logging
+import random
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from .cache import canonical_key, open_cache
+from .config import Endpoint, LLMConfig, resolve_api_key
+from .jsonout import JSONOutputError, parse_json_output
+from .usage import UsageMeter, record
+
+log = logging.getLogger("cm2_env.llm")
+
+
+class LLMError(Exception):
+    """A request that did not produce a usable answer.
+
+    ``kind``: timeout, rate_limited, server_error, connection, bad_request, invalid_output, config.
+    """
+
+    def __init__(self, kind: str, message: str, *, attempts: int = 0, last_text: str | None = None):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.attempts = attempts
+        self.last_text = last_text
+
+
+@dataclass
+class LLMResponse:
+    """One answer: the text, the parsed JSON (for ``chat_json``) and what it took to get it."""
+
+    text: str
+    data: Any = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    """Served by the persistent response cache."""
+    attempts: int = 1
+    """HTTP attempts including retries (0 for a cache hit)."""
+    reasks: int = 0
+    endpoint: str = ""
+    finish_reason: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _EndpointState:
+    endpoint: Endpoint
+    api_key: str
+    outstanding: int = 0
+    schema_supported: bool | None = None
+    """None: unknown; False once the server rejected response_format json_schema."""
+
+
+class _LoopState:
+    """Objects bound to one event loop (HTTP connection pools, semaphore)."""
+
+    def __init__(self, cfg: LLMConfig, endpoints: list[_EndpointState]):
+        self.semaphore = asyncio.Semaphore(cfg.max_concurrency)
+        self.clients = [
+            openai.AsyncOpenAI(base_url=e.endpoint.base_url, api_key=e.api_key, max_retries=0, timeout=cfg.timeout)
+            for e in endpoints
+        ]
+
+
+def _retry_after_seconds(exc: openai.APIStatusError) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name in ("retry-after-ms", "retry-after"):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw)
+            return value / 1000 if name.endswith("ms") else value
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(raw)
+                return max(when.timestamp() - time.time(), 0.0)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+class LLMClient:
+    """Async chat client for one role. Safe to share across episodes and event loops."""
+
+    def __init__(self, config: LLMConfig | dict[str, Any], *, role: str | None = None, meter: UsageMeter | None = None):
+        self.config = LLMConfig.coerce(config, role=role)
+        self.role = self.config.role
+        self.meter = meter
+        self._endpoints = [
+            _EndpointState(e, resolve_api_key(e.api_key_env, self.role)) for e in self.config.resolved_endpoints()
+        ]
+        if self.config.structured_output in ("none", "json_object"):
+            for e in self._endpoints:
+                e.schema_supported = False
+        self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
+        self._rr = 0
+        self.cache = open_cache(self.config.cache_path) if self.config.cache_path else None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        st = self._loops.get(loop)
+        if st is None:
+            st = self._loops[loop] = _LoopState(self.config, self._endpoints)
+        return st
+
+    def _pick(self) -> int:
+        """Least outstanding requests (divided by weight); ties broken round-robin."""
+        n = len(self._endpoints)
+        self._rr = (self._rr + 1) % n
+        order = [(self._rr + k) % n for k in range(n)]
+        return min(order, key=lambda i: self._endpoints[i].outstanding / self._endpoints[i].endpoint.weight)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        cfg = self.config
+        delay = min(cfg.backoff_max, cfg.backoff_base * (2 ** attempt)) * (0.5 + random.random())
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, cfg.max_retry_after))
+        return delay
+
+    def _record(self, meter: UsageMeter | None, **counts: float) -> None:
+        record(self.role, meter if meter is not None else self.meter, **counts)
+        if meter is not None and self.meter is not None and meter is not self.meter:
+            record(self.role, self.meter, **counts)
+
+    def request_body(self, messages: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+        """The request fields (without model/response_format) after role defaults and overrides."""
+        body = {**self.config.sampling(), **{k: v for k, v in overrides.items() if v is not None}}
+        return body
+
+    async def _send(self, messages: list[dict[str, Any]], body: dict[str, Any], response_format: dict | None,
+                    meter: UsageMeter | None) -> LLMResponse:
+        """One logical request with retries. Raises LLMError."""
+        cfg = self.config
+        state = self._state()
+        last_exc: Exception | None = None
+        kind = "connection"
+        attempt = 0
+        attempts = 0
+        use_rf = response_format
+        while attempt <= cfg.retries:
+            idx = self._pick()
+            ep = self._endpoints[idx]
+            rf = use_rf
+            if rf is not None and rf.get("type") == "json_schema" and ep.schema_supported is False:
+                rf = {"type": "json_object"} if cfg.structured_output == "json_object" else None
+            kwargs: dict[str, Any] = dict(body)
+            if rf is not None:
+                kwargs["response_format"] = rf
+            if cfg.extra_body:
+                kwargs["extra_body"] = copy.deepcopy(cfg.extra_body)
+            retry_after: float | None = None
+            attempts += 1
+            ep.outstanding += 1
+            try:
+                async with state.semaphore:
+                    resp = await state.clients[idx].chat.completions.create(
+                        model=ep.endpoint.model or cfg.model, messages=messages, timeout=cfg.timeout, **kwargs
+                    )
+            except openai.APITimeoutError as e:
+                kind, last_exc = "timeout", e
+            except openai.APIConnectionError as e:
+                kind, last_exc = "connection", e
+            except openai.RateLimitError as e:
+                kind, last_exc = "rate_limited", e
+                retry_after = _retry_after_seconds(e)
+            except openai.APIStatusError as e:
+                if e.status_code >= 500 or e.status_code in (408, 409):
+                    kind, last_exc = "server_error", e
+                    retry_after = _retry_after_seconds(e)
+                elif rf is not None and rf.get("type") == "json_schema" and cfg.structured_output == "auto" \
+                        and e.status_code in (400, 404, 422, 501):
+                    # the server does not take response_format json_schema: fall back to prompt-only JSON
+                    log.info("%s: endpoint %s rejected response_format (%s); using prompt-only JSON",
+                             self.role, ep.endpoint.base_url, e.status_code)
+                    ep.schema_supported = False
+                    continue  # not a retry
+                else:
+                    self._record(meter, failures=1)
+                    raise LLMError("bad_request", f"HTTP {e.status_code}: {_short(e)}", attempts=attempts) from e
+            except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as e:
+                kind, last_exc = "server_error", e
+            else:
+                if rf is not None and rf.get("type") == "json_schema":
+                    ep.schema_supported = True
+                choice = resp.choices[0] if resp.choices else None
+                text = (choice.message.content if choice and choice.message else None) or ""
+                usage = resp.usage
+                pt = int(getattr(usage, "prompt_tokens", 0) or 0)
+                ct = int(getattr(usage, "completion_tokens", 0) or 0)
+                details = getattr(usage, "prompt_tokens_details", None)
+                cached_pt = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
+                self._record(meter, calls=1, prompt_tokens=pt, completion_tokens=ct, cached_prompt_tokens=cached_pt,
+                             cost=cfg.price.cost(pt, ct, cached_pt))
+                return LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, attempts=attempts,
+                                   endpoint=ep.endpoint.base_url,
+                                   finish_reason=getattr(choice, "finish_reason", None) if choice else None)
+            finally:
+                ep.outstanding -= 1
+            # retryable failure
+            if attempt >= cfg.retries:
+                break
+            delay = self._backoff(attempt, retry_after)
+            log.warning("%s: %s from %s (attempt %d/%d); retrying in %.2fs", self.role, kind,
+                        ep.endpoint.base_url, attempt + 1, cfg.retries + 1, delay)
+            self._record(meter, retries=1)
+            attempt += 1
+            await asyncio.sleep(delay)
+        self._record(meter, failures=1)
+        raise LLMError(kind, _short(last_exc) if last_exc else "no attempt made", attempts=attempts)
+
+    def _cache_key(self, messages: list[dict[str, Any]], body: dict[str, Any], schema: Any, sample: int) -> str:
+        return canonical_key({"model": self.config.model, "messages": messages, "body": body,
+                              "extra_body": self.config.extra_body, "schema": schema, "sample": sample})
+
+    # ------------------------------------------------------------------ public API
+
+    async def chat(self, messages: list[dict[str, Any]], *, sample: int = 0, meter: UsageMeter | None = None,
+                   **overrides: Any) -> LLMResponse:
+        """Plain text completion. ``sample`` distinguishes repeated samples (cache key, seed offset)."""
+        body = self.request_body(messages, **overrides)
+        if sample and "seed" in body:
+            body["seed"] = int(body["seed"]) + sample
+        key = self._cache_key(messages, body, None, sample) if self.cache else None
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self._record(meter, cache_hits=1)
+                return LLMResponse(text=hit["text"], cached=True, attempts=0,
+                                   prompt_tokens=hit.get("prompt_tokens", 0),
+                                   completion_tokens=hit.get("completion_tokens", 0))
+        resp = await self._send(messages, body, None, meter)
+        if key is not None:
+            self.cache.put(key, {"text": resp.text, "prompt_tokens": resp.prompt_tokens,
+                                 "completion_tokens": resp.completion_tokens})
+        return resp
+
+    async def chat_json(self, messages: list[dict[str, Any]], schema: dict[str, Any], *, schema_name: str = "output",
+                        sample: int = 0, meter: UsageMeter | None = None, **overrides: Any) -> LLMResponse:
+        """A completion that must be a JSON value valid for ``schema``; ``LLMResponse.data`` holds it.
+
+        Uses response_format json_schema when the server supports it; always extracts and validates; re-asks
+        at most ``config.reask`` times with the validation error. Raises LLMError('invalid_output') after that.
+        """
+        cfg = self.config
+        body = self.request_body(messages, **overrides)
+        if sample and "seed" in body:
+            body["seed"] = int(body["seed"]) + sample
+        key = self._cache_key(messages, body, schema, sample) if self.cache else None
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                try:
+                    data = parse_json_output(hit["text"], schema)
+                    self._record(meter, cache_hits=1)
+                    return LLMResponse(text=hit["text"], data=data, cached=True, attempts=0)
+                except JSONOutputError:
+                    pass
+        rf: dict[str, Any] | None = None
+        if cfg.structured_output in ("json_schema", "auto"):
+            rf = {"type": "json_schema", "json_schema": {"name": _schema_name(schema_name), "schema": schema,
+                                                         "strict": False}}
+        elif cfg.structured_output == "json_object":
+            rf = {"type": "json_object"}
+        convo = list(messages)
+        total_pt = total_ct = attempts = 0
+        last_text = ""
+        last_err = ""
+        for ask in range(cfg.reask + 1):
+            resp = await self._send(convo, body, rf, meter)
+            total_pt += resp.prompt_tokens
+            total_ct += resp.completion_tokens
+            attempts += resp.attempts
+            last_text = resp.text
+            try:
+                data = parse_json_output(resp.text, schema)
+            except JSONOutputError as e:
+                last_err = str(e)
+                if resp.finish_reason == "length":
+                    last_err += " (the reply hit the token limit: answer more briefly)"
+                if ask < cfg.reask:
+                    self._record(meter, reasks=1)
+                    convo = list(messages) + [
+                        {"role": "assistant", "content": resp.text[:4000]},
+                        {"role": "user", "content": (
+                            f"Your reply could not be used: {last_err}. Reply again with only one JSON object "
+                            f"that matches this JSON Schema, and nothing else:\n"
+                            f"{json.dumps(schema, separators=(',', ':'))}")},
+                    ]
+                continue
+            if key is not None:
+                self.cache.put(key, {"text": resp.text})
+            return LLMResponse(text=resp.text, data=data, prompt_tokens=total_pt, completion_tokens=total_ct,
+                               attempts=attempts, reasks=ask, endpoint=resp.endpoint,
+                               finish_reason=resp.finish_reason)
+        self._record(meter, failures=1)
+        raise LLMError("invalid_output", last_err or "invalid JSON", attempts=attempts, last_text=last_text)
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients bound to the running event loop."""
+        st = self._loops.pop(asyncio.get_running_loop(), None)
+        if st is not None:
+            for c in st.clients:
+                await c.close()
+
+
+def _schema_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)[:64] or "output"
+
+
+def _short(exc: BaseException | None, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}" if exc is not None else ""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def build_client(llm: "LLMClient | LLMConfig | dict[str, Any]", role: str) -> LLMClient:
+    """An LLMClient from a client (returned as is), a config or a plain dict (Hydra/YAML)."""
+    if isinstance(llm, LLMClient):
+        return llm
+    if isinstance(llm, dict) or isinstance(llm, LLMConfig) or hasattr(llm, "keys"):
+        cfg = LLMConfig.coerce(llm, role=role)
+        return LLMClient(cfg)
+    raise TypeError(f"cannot build an LLM client for role {role!r} from {type(llm).__name__}")

@@ -1,0 +1,159 @@
+"""Assistant output → content + tool calls.
+
+Raw text follows the hermes / Qwen convention: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
+blocks, any number per message. Calls written inside ``<think>...</think>`` are reasoning, not actions, and
+are never executed. Broken JSON gets a bounded, eval-free repair; what still fails becomes a ToolCall with a
+``parse_error`` (the env answers it with an error message, the episode goes on).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .types import ToolCall
+
+THINK_RE = re.compile(r"<think>.*?(?:</think>|$)", re.S)
+TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.S)
+_NAME_RE = re.compile(r'"name"\s*:\s*"([^"]*)"')
+
+
+@dataclass
+class ParsedAction:
+    """The assistant message the env records, plus its parsed calls."""
+
+    content: str
+    """Text as the model wrote it (tool-call blocks removed when parsed from raw text)."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    raw: str | None = None
+    """The raw model text, when the action was text."""
+
+    def to_message(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        return msg
+
+
+def strip_think(text: str | None) -> str:
+    """The user-visible part of an assistant message."""
+    if not text:
+        return ""
+    if "</think>" in text and "<think>" not in text:  # templates that pre-fill <think>
+        text = text.split("</think>", 1)[1]
+    return THINK_RE.sub("", text).strip()
+
+
+def think_text(text: str | None) -> str:
+    if not text:
+        return ""
+    return " ".join(m.group(0) for m in THINK_RE.finditer(text))
+
+
+def repair_json(text: str) -> Any:
+    """json.loads with a few safe repairs: code fences, trailing commas, missing closing brackets."""
+    s = text.strip()
+    if s.startswith("```"):
+        s = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", s)
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError:
+        pass
+    s = re.sub(r",\s*([}\]])", r"\1", s)
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError:
+        pass
+    # close unbalanced brackets (outside strings), the common truncation failure
+    stack: list[str] = []
+    in_str = esc = False
+    for ch in s:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    if in_str:
+        s += '"'
+    return json.loads(s + "".join(reversed(stack)))
+
+
+def _call_from_obj(obj: Any, call_id: str, raw: str) -> ToolCall:
+    if not isinstance(obj, dict):
+        return ToolCall(call_id, "", None, raw, "tool call must be a JSON object with 'name' and 'arguments'")
+    fn = obj.get("function") if isinstance(obj.get("function"), dict) else obj
+    name = fn.get("name")
+    args = fn.get("arguments", fn.get("parameters", {}))
+    if not isinstance(name, str) or not name:
+        return ToolCall(call_id, "", None, raw, "tool call has no 'name' string")
+    raw_args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+    if isinstance(args, str):
+        try:
+            args = repair_json(args) if args.strip() else {}
+        except (json.JSONDecodeError, ValueError) as e:
+            return ToolCall(call_id, name, None, raw_args, f"arguments are not valid JSON: {e}")
+    if not isinstance(args, dict):
+        return ToolCall(call_id, name, None, raw_args, "arguments must be a JSON object")
+    return ToolCall(call_id, name, args, raw_args)
+
+
+def parse_text(text: str, id_prefix: str = "call") -> ParsedAction:
+    """Parse hermes-style raw model text."""
+    text = text if isinstance(text, str) else str(text)
+    visible = THINK_RE.sub("", text)
+    calls: list[ToolCall] = []
+    for i, m in enumerate(TOOL_CALL_RE.finditer(visible)):
+        body = m.group(1).strip()
+        call_id = f"{id_prefix}_{i}"
+        try:
+            obj = repair_json(body)
+        except (json.JSONDecodeError, ValueError) as e:
+            nm = _NAME_RE.search(body)
+            calls.append(ToolCall(call_id, nm.group(1) if nm else "", None, body, f"malformed tool call JSON: {e}"))
+            continue
+        calls.append(_call_from_obj(obj, call_id, body))
+    if calls:  # drop the executed blocks, keep reasoning (and any calls written inside it) verbatim
+        thinking = "".join(m.group(0) for m in THINK_RE.finditer(text))
+        content = (thinking + "\n" + TOOL_CALL_RE.sub("", visible).strip()).strip()
+    else:
+        content = text.strip()
+    return ParsedAction(content=content, tool_calls=calls, raw=text)
+
+
+def parse_message(msg: dict[str, Any], id_prefix: str = "call") -> ParsedAction:
+    """Parse an OpenAI-format assistant message dict; ``tool_calls`` may be absent."""
+    content = msg.get("content") or ""
+    if not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False)
+    calls: list[ToolCall] = []
+    raw_calls = msg.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raw_calls = [raw_calls]
+    for i, tc in enumerate(raw_calls):
+        call_id = tc.get("id") if isinstance(tc, dict) and isinstance(tc.get("id"), str) else f"{id_prefix}_{i}"
+        calls.append(_call_from_obj(tc, call_id, json.dumps(tc, ensure_ascii=False, default=str)))
+    if not calls and "<tool_call>" in content:
+        return parse_text(content, id_prefix)
+    return ParsedAction(content=content, tool_calls=calls)
+
+
+def parse_action(action: Any, id_prefix: str = "call") -> ParsedAction:
+    """Raw text or OpenAI dict → ParsedAction. Anything else is treated as text."""
+    if isinstance(action, dict):
+        return parse_message(action, id_prefix)
+    if isinstance(action, bytes):
+        action = action.decode("utf-8", errors="replace")
+    return parse_text(action if isinstance(action, str) else str(action), id_prefix)
+
+
+PARSERS: dict[str, Callable[[Any, str], ParsedAction]] = {"hermes": parse_action}

@@ -1,0 +1,42 @@
+"""Reads ``envs_registry.yaml`` (the one place env ids are declared) and registers them with Gymnasium."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import yaml
+
+REGISTRY_PATH = Path(__file__).with_name("envs_registry.yaml")
+
+
+@lru_cache(maxsize=1)
+def env_specs() -> dict[str, dict[str, Any]]:
+    with REGISTRY_PATH.open() as f:
+        data = yaml.safe_load(f) or {}
+    for env_id, spec in data.items():
+        if not isinstance(spec, dict) or "entry_point" not in spec:
+            raise ValueError(f"{REGISTRY_PATH}: {env_id} needs an entry_point")
+    return data
+
+
+def register_all() -> list[str]:
+    ids = []
+    for env_id, spec in env_specs().items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point=spec["entry_point"],
+                kwargs=dict(spec.get("kwargs") or {}),
+                max_episode_steps=spec.get("max_episode_steps"),
+            )
+        ids.append(env_id)
+    return ids
+
+
+def make(env_id: str = "cm2/ToolTask-v0", **kwargs: Any):
+    """The unwrapped env (async API available directly); ``gym.make`` works too, with Gymnasium's wrappers."""
+    register_all()
+    return gym.make(env_id, disable_env_checker=True, **kwargs).unwrapped

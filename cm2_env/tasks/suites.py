@@ -1,0 +1,75 @@
+"""Bundled task suites and task selection.
+
+A suite is a folder ``cm2_env/tasks/suites/<name>/`` of task files; ``load_suite(name)`` concatenates them.
+``resolve_tasks`` turns the env's ``tasks=`` argument (suite name, file path or Task list) into tasks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from .loader import load_tasks
+from .models import Task
+
+SUITES_DIR = Path(__file__).with_name("suites")
+
+
+def list_suites() -> list[str]:
+    return sorted(p.name for p in SUITES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+@lru_cache(maxsize=None)
+def _load_suite_cached(name: str) -> tuple[Task, ...]:
+    folder = SUITES_DIR / name
+    if not folder.is_dir():
+        raise KeyError(f"unknown suite {name!r}; bundled suites: {', '.join(list_suites()) or 'none'}")
+    tasks: list[Task] = []
+    for f in sorted(folder.glob("*.json")) + sorted(folder.glob("*.jsonl")):
+        tasks.extend(load_tasks(f))
+    return tuple(tasks)
+
+
+def load_suite(name: str) -> list[Task]:
+    """All tasks of a bundled suite (parsed once per process)."""
+    return list(_load_suite_cached(name))
+
+
+def resolve_tasks(tasks: str | Path | Sequence[Task] | None, default_suite: str = "starter") -> list[Task]:
+    """Suite name, task-file path, or explicit tasks → list of tasks."""
+    if tasks is None:
+        return load_suite(default_suite)
+    if isinstance(tasks, (str, Path)):
+        p = Path(tasks)
+        if p.suffix in {".json", ".jsonl"} or p.exists():
+            return load_tasks(p)
+        return load_suite(str(tasks))
+    out = list(tasks)
+    if not all(isinstance(t, Task) for t in out):
+        raise TypeError("tasks must be a suite name, a task-file path or a sequence of Task")
+    return out
+
+
+def select_tasks(tasks: Sequence[Task], selector: str | None) -> list[Task]:
+    """Filter by a selector: comma-separated terms, each an id glob (``travel-*``) or ``domain:NAME``.
+
+    A selector that matches nothing is an error (a typo must not silently run zero episodes).
+    """
+    if not selector:
+        return list(tasks)
+    terms = [s.strip() for s in selector.split(",") if s.strip()]
+    out = []
+    for t in tasks:
+        for term in terms:
+            if term.startswith("domain:"):
+                if fnmatch.fnmatchcase(t.domain, term[len("domain:"):]):
+                    out.append(t)
+                    break
+            elif fnmatch.fnmatchcase(t.id, term):
+                out.append(t)
+                break
+    if not out:
+        raise ValueError(f"task selector {selector!r} matches no task")
+    return out
