@@ -1,0 +1,14 @@
+"""Policies that act in cm2 envs. ``AGENTS`` maps CLI names to factories."""
+
+from cm2_env.backends import Registry
+
+AGENTS = Registry(
+    "agent",
+    lazy={
+        "reference": "agents.reference:ReferenceAgent",
+        "perturbed": "agents.perturbed:PerturbedAgent",
+        "openai": "agents.openai_agent:OpenAIChatAgent",
+    },
+)
+
+__all__ = ["AGENTS"]

@@ -1,0 +1,178 @@
+"""Rollout engine: run many episodes of a policy with bounded concurrency, streaming JSONL, resumable.
+
+Each episode has a stable key ``{task_id}#{slot}.{rollout}``; rollouts of one slot form a GRPO group and share
+the group key (which the tool simulator's memo uses). Records are appended and flushed one line at a time,
+so a killed run loses at most the episodes in flight; rerunning the same command skips the keys already
+written and finishes the rest (a torn last line is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .tasks.models import Task
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One episode to run."""
+
+    key: str
+    task_id: str
+    group_key: str
+    rollout: int
+    seed: int
+
+
+def plan_episodes(tasks: list[Task], episodes: int | None, group_size: int, seed: int) -> list[EpisodeSpec]:
+    """Slots cycle through the tasks; each slot runs ``group_size`` rollouts sharing a group key."""
+    n = len(tasks) if episodes is None else episodes
+    out = []
+    for slot in range(n):
+        task = tasks[slot % len(tasks)]
+        group = f"{task.id}#{slot}"
+        for r in range(group_size):
+            out.append(EpisodeSpec(f"{group}.{r}", task.id, group, r, seed * 1_000_003 + slot * 1009 + r))
+    return out
+
+
+def read_done_keys(path: Path) -> set[str]:
+    """Keys already recorded in ``path``; truncates a torn trailing line left by a killed writer."""
+    if not path.exists():
+        return set()
+    keys: set[str] = set()
+    good_end = 0
+    with path.open("rb") as f:
+        data = f.read()
+    pos = 0
+    for line in data.splitlines(keepends=True):
+        pos += len(line)
+        if not line.endswith(b"\n"):
+            break
+        try:
+            keys.add(json.loads(line)["episode_key"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            break
+        good_end = pos
+    if good_end != len(data):
+        with path.open("r+b") as f:
+            f.truncate(good_end)
+    return keys
+
+
+@dataclass
+class RunStats:
+    episodes: int = 0
+    steps: int = 0
+    tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    scores: list[float] = field(default_factory=list)
+
+
+async def run_episode(env: Any, agent: Any, spec: EpisodeSpec, max_steps: int = 256) -> dict[str, Any]:
+    """Run one episode; an agent exception ends the episode with the error recorded (never lost)."""
+    t0 = time.perf_counter()
+    obs, info = await env.areset(seed=spec.seed, options={"task_id": spec.task_id, "group_key": spec.group_key})
+    agent.reset(env.task, seed=spec.seed)
+    agent_error = None
+    final: dict[str, Any] = {}
+    steps = 0
+    total_reward = 0.0
+    terminated = truncated = False
+    while not (terminated or truncated):
+        if steps >= max_steps:
+            agent_error = f"episode exceeded {max_steps} steps"
+            break
+        try:
+            action = await agent.act(obs, info)
+        except Exception as e:
+            agent_error = f"{type(e).__name__}: {e}"
+            break
+        obs, reward, terminated, truncated, info = await env.astep(action)
+        total_reward += reward
+        steps += 1
+        if terminated or truncated:
+            final = info
+    record = {
+        "episode_key": spec.key,
+        "task_id": spec.task_id,
+        "domain": env.task.domain,
+        "group_key": spec.group_key,
+        "rollout": spec.rollout,
+        "seed": spec.seed,
+        "score": final.get("score"),
+        "return": total_reward,
+        "turn_scores": final.get("turn_scores"),
+        "counts": final.get("counts"),
+        "end_reason": final.get("end_reason") or ("agent_error" if agent_error else None),
+        "terminated": terminated,
+        "truncated": truncated,
+        "steps": steps,
+        "verdicts": final.get("verdicts"),
+        "warnings": final.get("warnings"),
+        "errors": final.get("episode_errors"),
+        "tool_calls": final.get("tool_calls"),
+        "evaluations": final.get("evaluations") or {},
+        "usage": final.get("usage") or {},
+        "agent_error": agent_error,
+        "agent_info": {"injected_faults": getattr(agent, "injected", None)},
+        "messages": list(env.messages),
+        "elapsed_s": round(time.perf_counter() - t0, 6),
+    }
+    return record
+
+
+async def run_rollouts(
+    make_env: Callable[[], Any],
+    make_agent: Callable[[], Any],
+    specs: Iterable[EpisodeSpec],
+    out_path: str | os.PathLike,
+    concurrency: int = 1,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    max_steps: int = 256,
+) -> list[dict[str, Any]]:
+    """Run the episodes not yet in ``out_path``; returns the records written by this call."""
+    path = Path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = read_done_keys(path)
+    todo = [s for s in specs if s.key not in done]
+    envs: asyncio.Queue = asyncio.Queue()
+    for _ in range(max(1, min(concurrency, len(todo)))):
+        envs.put_nowait(make_env())
+    written: list[dict[str, Any]] = []
+    fh = path.open("a", encoding="utf-8")
+
+    async def one(spec: EpisodeSpec) -> None:
+        env = await envs.get()
+        try:
+            try:
+                rec = await run_episode(env, make_agent(), spec, max_steps)
+            except Exception as e:  # env-level failure (e.g. unknown task id): record it, don't lose the run
+                rec = {"episode_key": spec.key, "task_id": spec.task_id, "group_key": spec.group_key,
+                       "rollout": spec.rollout, "seed": spec.seed, "score": None,
+                       "end_reason": "env_error", "agent_error": f"{type(e).__name__}: {e}", "messages": []}
+            fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+            fh.flush()
+            written.append(rec)
+            if on_record:
+                on_record(rec)
+        finally:
+            envs.put_nowait(env)
+
+    sem = asyncio.Semaphore(max(1, concurrency))
+
+    async def bounded(spec: EpisodeSpec) -> None:
+        async with sem:
+            await one(spec)
+
+    try:
+        await asyncio.gather(*(bounded(s) for s in todo))
+    finally:
+        fh.close()
+    return written
