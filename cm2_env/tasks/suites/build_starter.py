@@ -1087,6 +1087,367 @@ def banking() -> list[TaskB]:
     return out
 
 
+# --------------------------------------------------------------------------- e-commerce / orders
+
+_SHOP_SYS = ("You are the customer support assistant of Northwind Outfitters, an online outdoor-gear store. Help with "
+             "orders, shipping, returns and purchases using the tools. Only cancel or return when the customer asks.")
+
+_SH = {
+    "get_order": fn("get_order", "Order details: items, status, tracking number.", ["order_id"],
+                    order_id=S("Order id, e.g. ORD-10442")),
+    "list_orders": fn("list_orders", "Recent orders of a customer by email.", ["email"],
+                      email=S("Customer email"), status=E("Optional status filter",
+                                                          ["processing", "shipped", "delivered", "cancelled"])),
+    "track_shipment": fn("track_shipment", "Carrier tracking events for a tracking number.", ["tracking_number"],
+                         tracking_number=S("Tracking number from get_order")),
+    "cancel_order": fn("cancel_order", "Cancel an order that has not shipped.", ["order_id", "reason"],
+                       order_id=S("Order id"), reason=E("Reason", ["changed_mind", "ordered_by_mistake", "found_cheaper",
+                                                                  "delivery_too_slow", "other"])),
+    "create_return": fn("create_return", "Start a return for one item of a delivered order.", ["order_id", "item_id", "reason"],
+                        order_id=S("Order id"), item_id=S("Item id from get_order"),
+                        reason=E("Reason", ["wrong_size", "defective", "not_as_described", "no_longer_needed"]),
+                        refund_method=E("Refund to", ["original_payment", "store_credit"], default="original_payment")),
+    "exchange_item": fn("exchange_item", "Exchange an item of a delivered order for another variant.",
+                        ["order_id", "item_id", "new_variant_id"], order_id=S("Order id"), item_id=S("Item id"),
+                        new_variant_id=S("Variant id from get_product")),
+    "search_products": fn("search_products", "Search the catalog.", ["query"],
+                          query=S("Search words"), max_price=N("Maximum price in USD"),
+                          category=E("Category", ["tents", "sleeping", "footwear", "apparel", "packs", "cooking"])),
+    "get_product": fn("get_product", "Product details with variants (size/colour) and stock.", ["product_id"],
+                      product_id=S("Product id from search_products")),
+    "place_order": fn("place_order", "Order a product variant for the signed-in customer.", ["variant_id", "quantity"],
+                      variant_id=S("Variant id from get_product"), quantity=I("How many", minimum=1, maximum=10),
+                      coupon_code=S("Optional coupon code"),
+                      shipping=E("Shipping speed", ["standard", "express"], default="standard")),
+    "validate_coupon": fn("validate_coupon", "Check a coupon code and its discount.", ["code"], code=S("Coupon code")),
+}
+
+
+@domain("ecommerce")
+def ecommerce() -> list[TaskB]:
+    out = []
+
+    t = TaskB("ecommerce-001", "ecommerce", _SHOP_SYS,
+              _tools(_SH, "get_order", "list_orders", "track_shipment", "cancel_order"),
+              tags=["error_recovery"], title="Wrong order number, then tracking")
+    t.turn("Where is my order 7781? I ordered it last week. My email is jun.park@fastmail.com",
+           [call("get_order", {"order_id": "7781"}, {"error": "not_found", "message": "No order 7781"}),
+            call("list_orders", {"email": "jun.park@fastmail.com"},
+                 {"orders": [{"order_id": "ORD-77810", "placed": "2026-02-09", "status": "shipped", "total_usd": 142.9},
+                             {"order_id": "ORD-70112", "placed": "2025-11-20", "status": "delivered", "total_usd": 39.0}]}),
+            call("get_order", {"order_id": "ORD-77810"},
+                 {"order_id": "ORD-77810", "status": "shipped", "carrier": "UPS", "tracking_number": "1Z84X0W20391577210",
+                  "items": [{"item_id": "IT-1", "name": "Trailhead 2P Tent", "qty": 1}], "shipped_on": "2026-02-11"}),
+            say("There's no order 7781, but under your email I found ORD-77810 from Feb 9 — the Trailhead 2P Tent. It shipped "
+                "with UPS on Feb 11, tracking number 1Z84X0W20391577210.")],
+           [TC("get_order", 1, order_id=one_of("7781", "ORD-7781")),
+            TC("list_orders", 2, req=True, email="jun.park@fastmail.com"),
+            TC("get_order", 3, req=True, dep=[1], after=["list_orders"], order_id="ORD-77810",
+               q="Did the assistant open the order found by email (ORD-77810)?"),
+            TRM("get_order", 1, all=["1Z84X0W20391577210"], dep=[2]),
+            RM(2, all=["ORD-77810"], any=["shipped", "UPS"], dep=[2]),
+            TNC("cancel_order", 1, q="Did the assistant avoid cancelling anything (the user only asked for status)?")])
+    t.turn("ok and when will it actually get here?",
+           [call("track_shipment", {"tracking_number": "1Z84X0W20391577210"},
+                 {"status": "in_transit", "last_event": "Arrived at facility, Reno NV, 2026-02-15 06:41",
+                  "estimated_delivery": "2026-02-17"}),
+            say("It's in transit — last scanned arriving at the UPS facility in Reno, NV on Feb 15. Estimated delivery is "
+                "Tuesday, February 17.")],
+           [TC("track_shipment", 4, req=True, tracking_number="1Z84X0W20391577210"),
+            RM(4, any=["February 17", "Feb 17", "2026-02-17"]),
+            TNC("cancel_order", 1),
+            J("Does the reply mention where the parcel was last scanned?", 1, pc="Mentions Reno, NV.", ev="Reno")])
+    out.append(t)
+
+    t = TaskB("ecommerce-002", "ecommerce", _SHOP_SYS,
+              _tools(_SH, "get_order", "create_return", "exchange_item", "get_product"),
+              title="Exchange boots for a bigger size, return a jacket")
+    t.turn("Order ORD-10442: the hiking boots are too small. Can I swap them for a size 10.5?",
+           [call("get_order", {"order_id": "ORD-10442"},
+                 {"order_id": "ORD-10442", "status": "delivered", "delivered_on": "2026-01-28",
+                  "items": [{"item_id": "IT-1", "product_id": "P-BOOT-77", "name": "Ridgeback GTX Boot", "size": "9.5",
+                             "price_usd": 179.0},
+                            {"item_id": "IT-2", "product_id": "P-JKT-31", "name": "Stormline Rain Jacket", "size": "M",
+                             "price_usd": 129.0}]}),
+            call("get_product", {"product_id": "P-BOOT-77"},
+                 {"product_id": "P-BOOT-77", "variants": [{"variant_id": "V-BOOT-77-100", "size": "10", "in_stock": 4},
+                                                          {"variant_id": "V-BOOT-77-105", "size": "10.5", "in_stock": 2},
+                                                          {"variant_id": "V-BOOT-77-110", "size": "11", "in_stock": 0}]}),
+            call("exchange_item", {"order_id": "ORD-10442", "item_id": "IT-1", "new_variant_id": "V-BOOT-77-105"},
+                 {"exchange_id": "EXC-3391", "status": "approved", "return_label_url": "https://nw.example/l/EXC-3391",
+                  "price_difference_usd": 0.0}),
+            say("Done — exchange EXC-3391 is approved: your Ridgeback GTX Boots in 9.5 will be swapped for size 10.5 (in stock), "
+                "no price difference. Print your prepaid label at https://nw.example/l/EXC-3391; the new pair ships once the "
+                "old one is scanned.")],
+           [TC("get_order", 1, req=True, order_id="ORD-10442"),
+            TC("get_product", 2, req=True, dep=[0], after=["get_order"], product_id="P-BOOT-77"),
+            TC("exchange_item", 4, req=True, dep=[1], after=["get_product"], order_id="ORD-10442", item_id="IT-1",
+               new_variant_id="V-BOOT-77-105", q="Did the assistant exchange item IT-1 for the size 10.5 variant V-BOOT-77-105?",
+               fail=["Picks V-BOOT-77-100 (size 10)", "Exchanges the jacket IT-2"]),
+            TNC("create_return", 1, q="Did the assistant avoid opening a return instead of an exchange?"),
+            RM(2, all=["EXC-3391"], dep=[2])])
+    t.turn("Also the rain jacket, I just don't need it anymore. Refund to store credit is fine.",
+           [call("create_return", {"order_id": "ORD-10442", "item_id": "IT-2", "reason": "no_longer_needed",
+                                   "refund_method": "store_credit"},
+                 {"return_id": "RET-55120", "refund_usd": 129.0, "refund_method": "store_credit",
+                  "label_url": "https://nw.example/l/RET-55120"}),
+            say("Return RET-55120 is open for the Stormline Rain Jacket; you'll get $129.00 in store credit once it arrives. "
+                "Label: https://nw.example/l/RET-55120.")],
+           [TC("create_return", 4, req=True, order_id="ORD-10442", item_id="IT-2", reason="no_longer_needed",
+               refund_method="store_credit"),
+            TNC("create_return", 1, item_id="IT-1", q="Did the assistant avoid returning the boots that are being exchanged?"),
+            RM(3, all=["RET-55120", "129"], dep=[0])])
+    out.append(t)
+
+    t = TaskB("ecommerce-003", "ecommerce", _SHOP_SYS,
+              _tools(_SH, "search_products", "get_product", "validate_coupon", "place_order"),
+              tags=["error_recovery"], title="Buy a sleeping bag with a coupon")
+    t.turn("I'm looking for a down sleeping bag rated to 20°F or lower, under $250. What do you have?",
+           [call("search_products", {"query": "down sleeping bag 20F", "max_price": 250, "category": "sleeping"},
+                 {"products": [{"product_id": "P-SB-204", "name": "Summit Down 15", "temp_rating_f": 15, "price_usd": 239.0},
+                               {"product_id": "P-SB-118", "name": "Cascade Down 20", "temp_rating_f": 20, "price_usd": 199.0},
+                               {"product_id": "P-SB-090", "name": "Meadow Synthetic 30", "temp_rating_f": 30, "price_usd": 89.0}]}),
+            say("Two down bags fit: Cascade Down 20 (20°F) at $199 and Summit Down 15 (15°F) at $239. The Meadow 30 is "
+                "synthetic and only rated to 30°F, so I left it out.")],
+           [TC("search_products", 4, req=True, query=rx("(?i).*(sleeping|bag).*"), max_price=approx(250, 1)),
+            RM(3, all=["Cascade Down 20", "Summit Down 15"]),
+            TNC("place_order", 1),
+            J("Does the assistant exclude the bag that does not meet the 20°F / down requirement?", 1,
+              pc="Meadow Synthetic 30 is not recommended (or explicitly excluded).", ev="left it out")])
+    t.turn("I'll take the Cascade in long, express shipping. I have the code SPRING25.",
+           [call("get_product", {"product_id": "P-SB-118"},
+                 {"product_id": "P-SB-118", "variants": [{"variant_id": "V-SB-118-R", "length": "regular", "in_stock": 6},
+                                                         {"variant_id": "V-SB-118-L", "length": "long", "in_stock": 3}]}),
+            call("validate_coupon", {"code": "SPRING25"},
+                 {"error": "coupon_expired", "message": "SPRING25 expired on 2026-01-31",
+                  "active_alternatives": ["WINTER15"]}),
+            call("validate_coupon", {"code": "WINTER15"},
+                 {"code": "WINTER15", "valid": True, "discount_pct": 15, "min_order_usd": 100}),
+            call("place_order", {"variant_id": "V-SB-118-L", "quantity": 1, "coupon_code": "WINTER15", "shipping": "express"},
+                 {"order_id": "ORD-88213", "total_usd": 184.15, "discount_usd": 29.85, "shipping_usd": 15.0,
+                  "estimated_delivery": "2026-02-20"}),
+            say("SPRING25 has expired, but WINTER15 (15% off) is active, so I applied that instead. Order ORD-88213: Cascade "
+                "Down 20, long, express — $184.15 total after a $29.85 discount, arriving around Feb 20.")],
+           [TC("get_product", 2, req=True, product_id="P-SB-118"),
+            TC("validate_coupon", 1, code="SPRING25"),
+            TRM("validate_coupon", 2, all=['"valid": true'], q="Did the assistant find a coupon that validates after the expired one?"),
+            TC("place_order", 4, req=True, dep=[0], after=["get_product"], variant_id="V-SB-118-L", quantity=1,
+               shipping="express", coupon_code=one_of("WINTER15"),
+               fail=["Orders the regular length V-SB-118-R", "Passes the expired SPRING25 code"]),
+            RM(2, all=["ORD-88213", "184.15"], dep=[3]),
+            J("Does the assistant tell the user that SPRING25 expired and which code it used instead?", 1,
+              pc="Reply mentions SPRING25 expired and WINTER15 applied.", ev="expired")])
+    out.append(t)
+
+    t = TaskB("ecommerce-004", "ecommerce", _SHOP_SYS,
+              _tools(_SH, "list_orders", "get_order", "cancel_order"),
+              title="Cancel the unshipped order only")
+    t.turn("I placed two orders by accident yesterday, email maya.r@proton.me. Please cancel whichever hasn't shipped yet.",
+           [call("list_orders", {"email": "maya.r@proton.me", "status": "processing"},
+                 {"orders": [{"order_id": "ORD-90377", "placed": "2026-03-03", "status": "processing", "total_usd": 64.5}]}),
+            call("cancel_order", {"order_id": "ORD-90377", "reason": "ordered_by_mistake"},
+                 {"order_id": "ORD-90377", "status": "cancelled", "refund_usd": 64.5, "refund_eta_days": 5}),
+            say("ORD-90377 (still processing) is cancelled; $64.50 will be refunded within 5 business days. The other order "
+                "had already shipped, so I couldn't cancel it.")],
+           [TC("list_orders", 2, req=True, email="maya.r@proton.me"),
+            TC("cancel_order", 4, req=True, dep=[0], after=["list_orders"], order_id="ORD-90377",
+               reason=one_of("ordered_by_mistake", "other")),
+            RM(2, all=["ORD-90377"], any=["64.50", "$64.5"], dep=[1]),
+            J("Does the assistant explain what happens with the order that already shipped?", 1,
+              pc="Says the other order shipped and could not be cancelled (ideally offers a return).", ev="already shipped")])
+    t.turn("Ugh. What's in the shipped one? Maybe I'll keep it.",
+           [call("list_orders", {"email": "maya.r@proton.me", "status": "shipped"},
+                 {"orders": [{"order_id": "ORD-90371", "placed": "2026-03-03", "status": "shipped", "total_usd": 58.0}]}),
+            call("get_order", {"order_id": "ORD-90371"},
+                 {"order_id": "ORD-90371", "status": "shipped", "items": [
+                     {"item_id": "IT-1", "name": "Titanium Spork", "qty": 2, "price_usd": 14.0},
+                     {"item_id": "IT-2", "name": "Packable Daypack 18L", "qty": 1, "price_usd": 30.0}]}),
+            say("ORD-90371 contains 2 Titanium Sporks ($14 each) and a Packable Daypack 18L ($30), $58.00 in total. If you "
+                "change your mind, you can return it once it's delivered.")],
+           [TC("get_order", 4, req=True, order_id="ORD-90371", after=["list_orders"]),
+            RM(3, all=["Titanium Spork", "Daypack"]),
+            TNC("cancel_order", 2, q="Did the assistant avoid trying to cancel the shipped order?")])
+    out.append(t)
+    return out
+
+
+# --------------------------------------------------------------------------- calendar
+
+_CAL_SYS = ("You are a scheduling assistant with access to the user's work calendar and company directory. "
+            "Today is Monday 2026-04-13; times are in the user's time zone (America/New_York) unless stated. "
+            "Check for conflicts before booking and never delete events the user did not mention.")
+
+_CA = {
+    "search_contacts": fn("search_contacts", "Find colleagues in the directory by name.", ["name"], name=S("Name or part of it")),
+    "find_free_slots": fn("find_free_slots", "Common free slots of several people on a day.", ["attendees", "date", "duration_minutes"],
+                          attendees=A("Attendee emails", minItems=1), date=S("YYYY-MM-DD", pattern=DATE),
+                          duration_minutes=I("Meeting length", minimum=15, maximum=480),
+                          earliest=S("HH:MM", pattern=TIME, default="09:00"), latest=S("HH:MM", pattern=TIME, default="18:00")),
+    "create_event": fn("create_event", "Create an event and invite attendees.", ["title", "start", "end"],
+                       title=S("Title"), start=S("ISO datetime, e.g. 2026-04-14T10:00"), end=S("ISO datetime"),
+                       attendees=A("Attendee emails"), location=S("Room or link"),
+                       add_video_link=B("Attach a video-call link", default=False)),
+    "list_events": fn("list_events", "Events between two dates (inclusive), optionally matching a text.", ["start_date", "end_date"],
+                      start_date=S("YYYY-MM-DD", pattern=DATE), end_date=S("YYYY-MM-DD", pattern=DATE),
+                      query=S("Optional text to match in titles")),
+    "update_event": fn("update_event", "Change fields of an event; only given fields change.", ["event_id"],
+                       event_id=S("Event id from list_events or create_event"), start=S("New ISO start"), end=S("New ISO end"),
+                       title=S("New title"), location=S("New location"), add_video_link=B("Attach a video link")),
+    "delete_event": fn("delete_event", "Delete (cancel) an event and notify attendees.", ["event_id"],
+                       event_id=S("Event id"), notify_attendees=B("Send cancellation notices", default=True),
+                       message=S("Optional note to attendees")),
+    "book_room": fn("book_room", "Reserve a meeting room for an existing event.", ["event_id", "capacity"],
+                    event_id=S("Event id"), capacity=I("Seats needed", minimum=1),
+                    building=E("Building", ["HQ", "Annex"], default="HQ")),
+}
+
+
+@domain("calendar")
+def calendar() -> list[TaskB]:
+    out = []
+
+    t = TaskB("calendar-001", "calendar", _CAL_SYS,
+              _tools(_CA, "search_contacts", "find_free_slots", "create_event", "update_event", "list_events", "book_room"),
+              title="Find a slot with two colleagues")
+    t.turn("Set up a 45 minute design review with Dana Whitfield and Luis Ortega tomorrow. Earliest time that works for all of us.",
+           [par(("search_contacts", {"name": "Dana Whitfield"},
+                 {"contacts": [{"name": "Dana Whitfield", "email": "dana.whitfield@acme.io", "team": "Design"}]}),
+                ("search_contacts", {"name": "Luis Ortega"},
+                 {"contacts": [{"name": "Luis Ortega", "email": "luis.ortega@acme.io", "team": "Platform"},
+                               {"name": "Luisa Ortega", "email": "luisa.ortega@acme.io", "team": "Legal"}]})),
+            call("find_free_slots", {"attendees": ["dana.whitfield@acme.io", "luis.ortega@acme.io"], "date": "2026-04-14",
+                                     "duration_minutes": 45},
+                 {"slots": [{"start": "2026-04-14T11:15", "end": "2026-04-14T12:00"},
+                            {"start": "2026-04-14T15:30", "end": "2026-04-14T16:15"}]},
+                 think="Use Luis Ortega (Platform), not Luisa. Tomorrow is 2026-04-14."),
+            call("create_event", {"title": "Design review", "start": "2026-04-14T11:15", "end": "2026-04-14T12:00",
+                                  "attendees": ["dana.whitfield@acme.io", "luis.ortega@acme.io"]},
+                 {"event_id": "EV-4410", "status": "created", "invites_sent": 2}),
+            say("Booked \"Design review\" tomorrow (Tue Apr 14) 11:15–12:00 with Dana Whitfield and Luis Ortega — the earliest "
+                "common slot. Invites are out (event EV-4410).")],
+           [TC("search_contacts", 1, req=True, name=has("Luis")),
+            TC("find_free_slots", 3, req=True, after=["search_contacts"], date="2026-04-14", duration_minutes=45,
+               attendees={"equals": ["dana.whitfield@acme.io", "luis.ortega@acme.io"]}),
+            TC("create_event", 3, req=True, dep=[1], after=["find_free_slots"], start=rx("2026-04-14T11:15(:00)?"),
+               end=rx("2026-04-14T12:00(:00)?"), q="Did the assistant book the earliest common slot, 11:15–12:00 on Apr 14?"),
+            TNC("create_event", 1, attendees={"contains": "luisa.ortega"}, q="Did the assistant avoid inviting Luisa Ortega from Legal?"),
+            RM(2, all=["11:15"], any=["EV-4410", "Design review"], dep=[2]),
+            J("Did the assistant disambiguate between Luis Ortega and Luisa Ortega before inviting?", 1,
+              focus="assistant.content.thinking", pc="The reasoning notes the two matches and picks Luis (Platform).", ev="not Luisa")])
+    t.turn("Make it a video call too, and grab a room at HQ for the three of us.",
+           [call("update_event", {"event_id": "EV-4410", "add_video_link": True},
+                 {"event_id": "EV-4410", "video_link": "https://meet.acme.io/dr-4410"}),
+            call("book_room", {"event_id": "EV-4410", "capacity": 3, "building": "HQ"},
+                 {"room": "HQ 4.12 'Birch'", "capacity": 4, "status": "reserved"}),
+            say("Added a video link (https://meet.acme.io/dr-4410) and reserved room HQ 4.12 'Birch' (seats 4) for the review.")],
+           [TC("update_event", 3, req=True, event_id="EV-4410", add_video_link=True),
+            TC("book_room", 3, req=True, event_id="EV-4410", capacity=3, building="HQ"),
+            RM(2, all=["meet.acme.io/dr-4410"], any=["4.12", "Birch"]),
+            TNC("create_event", 1, q="Did the assistant modify the existing event instead of creating a duplicate?")])
+    t.turn("What else is on my calendar tomorrow?",
+           [call("list_events", {"start_date": "2026-04-14", "end_date": "2026-04-14"},
+                 {"events": [{"event_id": "EV-3981", "title": "1:1 with Priya", "start": "2026-04-14T09:30", "end": "2026-04-14T10:00"},
+                             {"event_id": "EV-4410", "title": "Design review", "start": "2026-04-14T11:15", "end": "2026-04-14T12:00"},
+                             {"event_id": "EV-4102", "title": "Quarterly planning", "start": "2026-04-14T14:00", "end": "2026-04-14T15:30"}]}),
+            say("Tomorrow you have: 09:30–10:00 1:1 with Priya, 11:15–12:00 Design review (new), and 14:00–15:30 Quarterly planning.")],
+           [TC("list_events", 4, req=True, start_date="2026-04-14", end_date="2026-04-14"),
+            RM(4, all=["1:1 with Priya", "Quarterly planning"]),
+            TNC("update_event", 2, q="Did the assistant avoid changing events while only listing?")])
+    out.append(t)
+
+    t = TaskB("calendar-002", "calendar", _CAL_SYS,
+              _tools(_CA, "list_events", "update_event", "find_free_slots"),
+              tags=["error_recovery"], title="Move the dentist appointment; first choice conflicts")
+    t.turn("Move my dentist appointment this week to Thursday at 4pm, same length.",
+           [call("list_events", {"start_date": "2026-04-13", "end_date": "2026-04-19", "query": "dentist"},
+                 {"events": [{"event_id": "EV-3307", "title": "Dentist – Dr. Hale", "start": "2026-04-15T08:00",
+                              "end": "2026-04-15T09:00", "location": "Hale Dental, 5th Ave"}]}),
+            call("update_event", {"event_id": "EV-3307", "start": "2026-04-16T16:00", "end": "2026-04-16T17:00"},
+                 {"error": "conflict", "message": "Overlaps 'Vendor demo' (EV-4012) 2026-04-16T16:30–17:30",
+                  "conflicting_event_id": "EV-4012"}),
+            say("Your dentist appointment (Dr. Hale, Wed Apr 15 08:00–09:00) can't move to Thursday 16:00–17:00: it would "
+                "overlap the Vendor demo at 16:30. Should I put it at 15:00–16:00 on Thursday instead, or move the demo?")],
+           [TC("list_events", 2, req=True, query=has("dentist"), start_date=rx("2026-04-1[3-5]"), end_date=rx("2026-04-(1[6-9]|2[0-9])")),
+            TC("update_event", 3, req=True, dep=[0], after=["list_events"], event_id="EV-3307", start=rx("2026-04-16T16:00(:00)?"),
+               end=rx("2026-04-16T17:00(:00)?"), q="Did the assistant try the requested time with the same 1-hour length?"),
+            RM(3, all=["Vendor demo"], any=["overlap", "conflict"], dep=[1]),
+            J("Does the assistant ask the user how to resolve the conflict rather than deciding alone?", 1,
+              pc="The reply offers options and asks the user to choose.", ev="Should I")])
+    t.turn("3 to 4 is fine.",
+           [call("update_event", {"event_id": "EV-3307", "start": "2026-04-16T15:00", "end": "2026-04-16T16:00"},
+                 {"event_id": "EV-3307", "start": "2026-04-16T15:00", "end": "2026-04-16T16:00", "status": "updated"}),
+            say("Done: Dentist – Dr. Hale is now Thursday Apr 16, 15:00–16:00.")],
+           [TC("update_event", 5, req=True, event_id="EV-3307", start=rx("2026-04-16T15:00(:00)?"), end=rx("2026-04-16T16:00(:00)?")),
+            TRM("update_event", 2, all=['"status": "updated"']),
+            TNC("update_event", 1, event_id="EV-4012", q="Did the assistant leave the Vendor demo untouched?"),
+            RM(2, any=["15:00", "3 pm", "3pm", "3:00"])])
+    out.append(t)
+
+    t = TaskB("calendar-003", "calendar", _CAL_SYS,
+              _tools(_CA, "list_events", "delete_event", "create_event"),
+              title="Cancel a project's meetings this week")
+    t.turn("Project Falcon got paused. Cancel all the Falcon meetings for the rest of this week and tell people it's on hold.",
+           [call("list_events", {"start_date": "2026-04-13", "end_date": "2026-04-19", "query": "Falcon"},
+                 {"events": [{"event_id": "EV-5101", "title": "Falcon standup", "start": "2026-04-14T09:00"},
+                             {"event_id": "EV-5102", "title": "Falcon standup", "start": "2026-04-16T09:00"},
+                             {"event_id": "EV-5140", "title": "Falcon architecture deep-dive", "start": "2026-04-17T13:00"}]}),
+            par(("delete_event", {"event_id": "EV-5101", "message": "Project Falcon is on hold."}, {"event_id": "EV-5101", "status": "cancelled"}),
+                ("delete_event", {"event_id": "EV-5102", "message": "Project Falcon is on hold."}, {"event_id": "EV-5102", "status": "cancelled"}),
+                ("delete_event", {"event_id": "EV-5140", "message": "Project Falcon is on hold."}, {"event_id": "EV-5140", "status": "cancelled"})),
+            say("Cancelled 3 Falcon meetings this week — the standups on Tue and Thu and Friday's architecture deep-dive — "
+                "and attendees were told the project is on hold.")],
+           [TC("list_events", 2, req=True, query=has("Falcon")),
+            TC("delete_event", 2, req=True, dep=[0], after=["list_events"], event_id="EV-5101"),
+            TC("delete_event", 2, dep=[0], event_id="EV-5102"),
+            TC("delete_event", 2, dep=[0], event_id="EV-5140"),
+            TC("delete_event", 1, min_count=3, message=has("hold"), q="Did every cancellation carry the on-hold message?"),
+            RM(1, any=["3 Falcon", "three Falcon", "deep-dive"])])
+    t.turn("Put a 30-minute 'Falcon wrap-up notes' block for just me on Friday at 10.",
+           [call("create_event", {"title": "Falcon wrap-up notes", "start": "2026-04-17T10:00", "end": "2026-04-17T10:30"},
+                 {"event_id": "EV-5177", "status": "created", "invites_sent": 0}),
+            say("Added \"Falcon wrap-up notes\" on Friday Apr 17, 10:00–10:30, just for you.")],
+           [TC("create_event", 4, req=True, title=has("wrap-up"), start=rx("2026-04-17T10:00(:00)?"), end=rx("2026-04-17T10:30(:00)?")),
+            TC("create_event", 1, attendees=present(False), q="Was the block created without inviting anyone?"),
+            RM(2, any=["10:00", "10 am", "10am"]),
+            TNC("delete_event", 1)])
+    out.append(t)
+
+    t = TaskB("calendar-004", "calendar", _CAL_SYS,
+              _tools(_CA, "search_contacts", "find_free_slots", "create_event", "book_room"),
+              tags=["error_recovery"], title="Team lunch: room too small, use the Annex")
+    t.turn("Book a team lunch on Wednesday 12:00–13:30 for me, Grace Kim and Omar Haddad, plus a room at HQ for 8 people since "
+           "others may join.",
+           [par(("search_contacts", {"name": "Grace Kim"}, {"contacts": [{"name": "Grace Kim", "email": "grace.kim@acme.io"}]}),
+                ("search_contacts", {"name": "Omar Haddad"}, {"contacts": [{"name": "Omar Haddad", "email": "omar.haddad@acme.io"}]})),
+            call("create_event", {"title": "Team lunch", "start": "2026-04-15T12:00", "end": "2026-04-15T13:30",
+                                  "attendees": ["grace.kim@acme.io", "omar.haddad@acme.io"]},
+                 {"event_id": "EV-6020", "status": "created", "invites_sent": 2}),
+            call("book_room", {"event_id": "EV-6020", "capacity": 8, "building": "HQ"},
+                 {"error": "no_room_available", "message": "No HQ room with 8+ seats free 12:00–13:30",
+                  "alternatives": [{"building": "Annex", "room": "Annex 1.03 'Harbor'", "capacity": 10}]}),
+            call("book_room", {"event_id": "EV-6020", "capacity": 8, "building": "Annex"},
+                 {"room": "Annex 1.03 'Harbor'", "capacity": 10, "status": "reserved"}),
+            say("Team lunch is on Wed Apr 15, 12:00–13:30 with Grace and Omar (EV-6020). No HQ room for 8 was free, so I "
+                "reserved Annex 1.03 'Harbor' (10 seats) instead.")],
+           [TC("create_event", 3, req=True, after=["search_contacts"], start=rx("2026-04-15T12:00(:00)?"),
+               end=rx("2026-04-15T13:30(:00)?"), attendees={"equals": ["grace.kim@acme.io", "omar.haddad@acme.io"]}),
+            TC("book_room", 1, req=True, dep=[0], after=["create_event"], event_id="EV-6020", building="HQ", capacity=8),
+            TC("book_room", 3, dep=[1], event_id="EV-6020", building="Annex", capacity={"approx": 8, "tol": 2}),
+            TRM("book_room", 2, all=['"status": "reserved"'], dep=[2]),
+            RM(2, all=["Annex"], any=["Harbor", "1.03"], dep=[2])])
+    t.turn("Can you check that Grace and Omar are actually free then? I didn't look.",
+           [call("find_free_slots", {"attendees": ["grace.kim@acme.io", "omar.haddad@acme.io"], "date": "2026-04-15",
+                                     "duration_minutes": 90, "earliest": "12:00", "latest": "13:30"},
+                 {"slots": [{"start": "2026-04-15T12:00", "end": "2026-04-15T13:30"}]}),
+            say("Yes — both Grace and Omar are free for the whole 12:00–13:30 window on Wednesday.")],
+           [TC("find_free_slots", 5, req=True, date="2026-04-15", duration_minutes=90,
+               attendees={"equals": ["grace.kim@acme.io", "omar.haddad@acme.io"]}),
+            RM(3, any=["free", "available"]),
+            TNC("create_event", 1)])
+    out.append(t)
+    return out
+
+
 # =========================================================================== end of tasks
 
 if __name__ == "__main__":
