@@ -78,7 +78,12 @@ class _EndpointState:
 
 
 class _LoopState:
-    """Objects bound to one event loop (HTTP connection pools, semaphore)."""
+    """Objects bound to one event loop (HTTP connection pools, semaphore).
+
+    The HTTP clients are closed on their own loop when that loop shuts down: ``asyncio.run`` (and pytest's
+    runners) finalise pending async generators before closing the loop, so a parked generator's ``finally``
+    is the loop-close hook asyncio does not otherwise offer.
+    """
 
     def __init__(self, cfg: LLMConfig, endpoints: list[_EndpointState]):
         self.semaphore = asyncio.Semaphore(cfg.max_concurrency)
@@ -86,6 +91,23 @@ class _LoopState:
             openai.AsyncOpenAI(base_url=e.endpoint.base_url, api_key=e.api_key, max_retries=0, timeout=cfg.timeout)
             for e in endpoints
         ]
+        self._closer = self._close_on_shutdown()
+
+    async def start(self) -> None:
+        await self._closer.__anext__()
+
+    async def _close_on_shutdown(self):
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        for c in self.clients:
+            try:
+                await c.close()
+            except Exception:  # closing is best effort
+                pass
 
 
 def _retry_after_seconds(exc: openai.APIStatusError) -> float | None:
@@ -125,11 +147,12 @@ class LLMClient:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _state(self) -> _LoopState:
+    async def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         st = self._loops.get(loop)
         if st is None:
             st = self._loops[loop] = _LoopState(self.config, self._endpoints)
+            await st.start()
         return st
 
     def _pick(self) -> int:
@@ -160,7 +183,7 @@ class LLMClient:
                     meter: UsageMeter | None) -> LLMResponse:
         """One logical request with retries. Raises LLMError."""
         cfg = self.config
-        state = self._state()
+        state = await self._state()
         last_exc: Exception | None = None
         kind = "connection"
         attempt = 0
@@ -249,7 +272,7 @@ class LLMClient:
         body = self.request_body(messages, **overrides)
         if sample and "seed" in body:
             body["seed"] = int(body["seed"]) + sample
-        key = self._cache_key(messages, body, None, sample) if self.cache else None
+        key = self._cache_key(messages, body, None, sample) if self.cache is not None else None
         if key is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -274,7 +297,7 @@ class LLMClient:
         body = self.request_body(messages, **overrides)
         if sample and "seed" in body:
             body["seed"] = int(body["seed"]) + sample
-        key = self._cache_key(messages, body, schema, sample) if self.cache else None
+        key = self._cache_key(messages, body, schema, sample) if self.cache is not None else None
         if key is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -328,8 +351,7 @@ class LLMClient:
         """Close the HTTP clients bound to the running event loop."""
         st = self._loops.pop(asyncio.get_running_loop(), None)
         if st is not None:
-            for c in st.clients:
-                await c.close()
+            await st.aclose()
 
 
 def _schema_name(name: str) -> str:
