@@ -33,6 +33,7 @@ from .users.base import UserSession, UserSimulator
 
 RewardLevel = Literal["trajectory", "turn"]
 logger = logging.getLogger("cm2_env")
+_WARNED: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -388,7 +389,9 @@ class ToolTaskEnv(gym.Env):
         if score is None:
             warns.append("no checklist item could be judged: the episode has no score (reward 0)")
         for w in warns:
-            logger.warning("[%s] %s", ep.task.id, w)
+            if (ep.task.id, w) not in _WARNED:  # once per task and message, not once per episode
+                _WARNED.add((ep.task.id, w))
+                logger.warning("[%s] %s", ep.task.id, w)
         evaluations = {}
         for ev in self.evaluators:
             try:
