@@ -243,9 +243,11 @@ class LLMClient:
                 cached_pt = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
                 self._record(meter, calls=1, prompt_tokens=pt, completion_tokens=ct, cached_prompt_tokens=cached_pt,
                              cost=cfg.price.cost(pt, ct, cached_pt))
+                native_calls = getattr(choice.message, "tool_calls", None) if choice and choice.message else None
                 return LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, attempts=attempts,
                                    endpoint=ep.endpoint.base_url,
-                                   finish_reason=getattr(choice, "finish_reason", None) if choice else None)
+                                   finish_reason=getattr(choice, "finish_reason", None) if choice else None,
+                                   meta={"tool_calls": [tc.model_dump() for tc in native_calls]} if native_calls else {})
             finally:
                 ep.outstanding -= 1
             # retryable failure
@@ -277,12 +279,12 @@ class LLMClient:
             hit = self.cache.get(key)
             if hit is not None:
                 self._record(meter, cache_hits=1)
-                return LLMResponse(text=hit["text"], cached=True, attempts=0,
+                return LLMResponse(text=hit["text"], cached=True, attempts=0, meta=hit.get("meta") or {},
                                    prompt_tokens=hit.get("prompt_tokens", 0),
                                    completion_tokens=hit.get("completion_tokens", 0))
         resp = await self._send(messages, body, None, meter)
         if key is not None:
-            self.cache.put(key, {"text": resp.text, "prompt_tokens": resp.prompt_tokens,
+            self.cache.put(key, {"text": resp.text, "meta": resp.meta, "prompt_tokens": resp.prompt_tokens,
                                  "completion_tokens": resp.completion_tokens})
         return resp
 
