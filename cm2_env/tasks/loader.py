@@ -110,7 +110,7 @@ def _semantic_errors(doc: dict, file: str) -> list[TaskError]:
             for i, it in enumerate(items):
                 if ids.count(it.get("id")) > 1 and ids.index(it.get("id")) != i:
                     err(["turns", t, "checklist", i, "id"], f"duplicate item id {it.get('id')!r} in turn {t}")
-                for d, dep in enumerate(it.get("dependence", [])):
+                for d, dep in enumerate(it["dependence"] if isinstance(it.get("dependence"), list) else []):
                     if dep not in ids:
                         err(["turns", t, "checklist", i, "dependence", d], f"unknown item id {dep!r} in turn {t}")
                     elif dep == it.get("id"):
@@ -141,9 +141,16 @@ def validate_document(doc: Any, file: str = "<memory>") -> list[TaskError]:
         TaskError(file, _task_id_at(doc, tuple(e.absolute_path)), json_path(e.absolute_path), e.message)
         for e in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     ]
-    if errors or not isinstance(doc, dict):
+    if not isinstance(doc, dict):
         return errors
-    errors.extend(_semantic_errors(doc, file))
+    # semantic checks run even when the schema failed, so one pass reports every problem; a structure too
+    # broken for them (already reported by the schema) just yields no semantic errors
+    try:
+        semantic = _semantic_errors(doc, file)
+    except (AttributeError, TypeError, KeyError):
+        semantic = []
+    seen = {e.path for e in errors}
+    errors.extend(e for e in semantic if e.path not in seen)
     if errors:
         return errors
     try:  # constraints only pydantic knows (e.g. one operator per argument constraint)
