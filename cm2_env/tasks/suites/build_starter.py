@@ -351,13 +351,16 @@ def _default_text(item: Item) -> tuple[str, str, list[str]]:
             fails.append(f"{c['name']} called with {k} not satisfying: {_fmt_cons(k, v)}")
         if c.get("after"):
             fails.append(f"{c['name']} called before {', '.join(c['after'])}")
+        if len(fails) < 2:
+            fails.append(f"Replies from memory or with invented data instead of calling {c['name']}")
         return q, pc + ".", fails
     if t == "tool_not_called":
         cons = [_fmt_cons(k, v) for k, v in c.get("args", {}).items()]
         with_ = f" with {', '.join(cons)}" if cons else ""
         return (f"Did the assistant avoid calling {c['name']}{with_}?",
                 f"No assistant tool call named {c['name']}{with_} in this turn.",
-                [f"Calls {c['name']}{with_} although the user did not ask for it"])
+                [f"Calls {c['name']}{with_} although the user did not ask for it",
+                 "Takes an irreversible action beyond the user's request in this turn"])
     if t == "reply_matches":
         parts = []
         if c.get("all"):
@@ -504,9 +507,14 @@ class TaskB:
             pc = it.pass_condition
         if it.fail:
             fails = list(it.fail) + fails[:1] if it.check is not None else list(it.fail)
-        if len(fails) < 2:
-            fails.append("No reply addressing this" if it.focus != "assistant.content.thinking"
-                         else "No reasoning about this before acting")
+        if len(fails) < 2 and it.check is None:
+            if it.focus == "assistant.content.thinking":
+                fails += ["No reasoning about this before acting",
+                          "Reasoning reaches a conclusion inconsistent with the tool results"]
+            else:
+                fails += [f"Does not meet: {pc}", "Contradicts or ignores what the tool results say"]
+            fails = fails[:max(2, len(it.fail or []))]
+        assert len(fails) >= 2, f"{where}: needs failure examples"
         for d in it.dep:
             assert d != i, where
         return {
@@ -791,7 +799,7 @@ def travel() -> list[TaskB]:
     out.append(t)
 
     t = TaskB("travel-004", "travel", _TRAVEL_SYS,
-              _tools(_T, "search_flights", "book_flight", "get_baggage_policy"),
+              _tools(_T, "search_flights", "book_flight", "get_booking", "get_baggage_policy"),
               title="Compare two dates in business, book for two")
     t.turn("Looking at Boston to London in business for two people, either 2026-09-03 or 2026-09-04. Which day is cheaper?",
            [par(("search_flights", {"origin": "BOS", "destination": "LHR", "date": "2026-09-03", "cabin": "business", "passengers": 2},
@@ -818,11 +826,16 @@ def travel() -> list[TaskB]:
             TC("book_flight", 2, req=True, flight_id="BA-238", passenger_name=has("Tom")),
             TC("book_flight", 1, min_count=2, seat_preference="aisle", q="Were both seats requested as aisle?"),
             RM(3, all=["BK-P4N7", "BK-P4N8"], dep=[0, 1])])
-    t.turn("What can we each check in on that ticket?",
-           [call("get_baggage_policy", {"airline": "BA", "cabin": "business"},
+    t.turn("What can we each check in on that ticket? Hannah's booking might be on some saver fare, check it.",
+           [call("get_booking", {"booking_code": "BK-P4N7"},
+                 {"booking_code": "BK-P4N7", "passenger": "Hannah Lee", "flight_id": "BA-238", "airline": "BA",
+                  "cabin": "business", "fare_brand": "Business Standard", "date": "2026-09-04"}),
+            call("get_baggage_policy", {"airline": "BA", "cabin": "business"},
                  {"airline": "BA", "cabin": "business", "checked_included": 2, "max_weight_kg": 32, "carry_on": "2 bags"}),
-            say("In BA business each of you can check 2 bags of up to 32 kg each, plus 2 carry-on bags.")],
-           [TC("get_baggage_policy", 3, req=True, airline="BA", cabin="business"),
+            say("Hannah's ticket is a regular Business Standard fare, not a saver. In BA business each of you can check 2 bags "
+                "of up to 32 kg each, plus 2 carry-on bags.")],
+           [TC("get_booking", 1, req=True, booking_code="BK-P4N7"),
+            TC("get_baggage_policy", 3, req=True, dep=[0], after=["get_booking"], airline="BA", cabin="business"),
             RM(3, all=["32 kg"], any=["2 bags", "two bags", "2 checked"]),
             J("Does the reply make clear the allowance applies to each traveller?", 1, pc="Says 'each' / per person.",
               ev="each of you", fail=["Implies 2 bags shared between both travellers"])])
@@ -1444,6 +1457,165 @@ def calendar() -> list[TaskB]:
                attendees={"equals": ["grace.kim@acme.io", "omar.haddad@acme.io"]}),
             RM(3, any=["free", "available"]),
             TNC("create_event", 1)])
+    out.append(t)
+    return out
+
+
+# --------------------------------------------------------------------------- weather / outdoor
+
+_WX_SYS = ("You are an outdoor-activity planning assistant. Use the weather, air-quality, tide and trail tools to give "
+           "concrete, sourced answers; mention safety-relevant facts (storms, heat, poor air, closures). Today is "
+           "Friday 2026-07-10.")
+
+_WX = {
+    "geocode": fn("geocode", "Resolve a place name to coordinates and a location id.", ["place"], place=S("Place name")),
+    "get_forecast": fn("get_forecast", "Daily forecast for a location id.", ["location_id", "date"],
+                       location_id=S("Location id from geocode, e.g. LOC-…"), date=S("YYYY-MM-DD", pattern=DATE),
+                       units=E("Units", ["metric", "imperial"], default="metric")),
+    "get_hourly_forecast": fn("get_hourly_forecast", "Hourly forecast for a location id on a date.", ["location_id", "date"],
+                              location_id=S("Location id"), date=S("YYYY-MM-DD", pattern=DATE),
+                              units=E("Units", ["metric", "imperial"], default="metric")),
+    "get_air_quality": fn("get_air_quality", "Current air quality index and main pollutant.", ["location_id"],
+                          location_id=S("Location id")),
+    "search_trails": fn("search_trails", "Hiking trails near a location.", ["location_id"],
+                        location_id=S("Location id"), max_distance_km=N("Search radius", default=25),
+                        difficulty=E("Difficulty", ["easy", "moderate", "hard"]),
+                        dog_friendly=B("Only trails that allow dogs", default=False)),
+    "get_trail_conditions": fn("get_trail_conditions", "Latest reported conditions and closures of a trail.", ["trail_id"],
+                               trail_id=S("Trail id from search_trails")),
+    "find_tide_station": fn("find_tide_station", "Nearest tide station to a coastal place.", ["place"], place=S("Coastal place name")),
+    "get_tides": fn("get_tides", "High and low tides at a station on a date.", ["station_id", "date"],
+                    station_id=S("Station id from find_tide_station"), date=S("YYYY-MM-DD", pattern=DATE)),
+}
+
+
+@domain("weather")
+def weather() -> list[TaskB]:
+    out = []
+
+    t = TaskB("weather-001", "weather", _WX_SYS,
+              _tools(_WX, "geocode", "search_trails", "get_trail_conditions", "get_forecast", "get_air_quality"),
+              title="Dog-friendly hike near Boulder")
+    t.turn("Looking for a moderate dog-friendly hike near Boulder, CO for tomorrow. Anything open?",
+           [call("geocode", {"place": "Boulder, CO"}, {"location_id": "LOC-BOU-0412", "lat": 40.015, "lon": -105.2705}),
+            call("search_trails", {"location_id": "LOC-BOU-0412", "difficulty": "moderate", "dog_friendly": True},
+                 {"trails": [{"trail_id": "TR-8812", "name": "Mesa Trail (south)", "length_km": 10.9},
+                             {"trail_id": "TR-4471", "name": "Sanitas Valley Loop", "length_km": 5.1}]}),
+            par(("get_trail_conditions", {"trail_id": "TR-8812"},
+                 {"trail_id": "TR-8812", "status": "open", "report": "Dry and in good shape", "reported": "2026-07-09"}),
+                ("get_trail_conditions", {"trail_id": "TR-4471"},
+                 {"trail_id": "TR-4471", "status": "closed", "report": "Closed for erosion repair until 2026-07-20"})),
+            say("Mesa Trail (south), 10.9 km, is open and dry as of yesterday, and dogs are allowed. The Sanitas Valley "
+                "Loop is closed for erosion repair until July 20, so skip that one.")],
+           [TC("geocode", 1, req=True, place=has("Boulder")),
+            TC("search_trails", 3, req=True, dep=[0], after=["geocode"], location_id="LOC-BOU-0412", dog_friendly=True,
+               difficulty="moderate"),
+            TC("get_trail_conditions", 2, req=True, dep=[1], after=["search_trails"], trail_id="TR-8812"),
+            TC("get_trail_conditions", 1, dep=[1], trail_id="TR-4471"),
+            RM(2, all=["Mesa Trail"], any=["closed"], dep=[2]),
+            J("Does the reply warn that the Sanitas loop is closed instead of recommending it?", 1,
+              pc="Mentions Sanitas is closed (until July 20).", ev="closed for erosion")])
+    t.turn("Nice. What's the weather and air quality going to be like there tomorrow? Fahrenheit please.",
+           [par(("get_forecast", {"location_id": "LOC-BOU-0412", "date": "2026-07-11", "units": "imperial"},
+                 {"date": "2026-07-11", "high": 91, "low": 61, "conditions": "sunny, thunderstorms after 14:00",
+                  "precip_chance_pct": 60}),
+                ("get_air_quality", {"location_id": "LOC-BOU-0412"}, {"aqi": 68, "category": "Moderate", "pollutant": "ozone"})),
+            say("Tomorrow in Boulder: sunny, high 91°F / low 61°F, with a 60% chance of thunderstorms after 2 pm — start early "
+                "and be off the exposed mesa by early afternoon. Air quality is Moderate (AQI 68, ozone).")],
+           [TC("get_forecast", 3, req=True, location_id="LOC-BOU-0412", date="2026-07-11", units="imperial"),
+            TC("get_air_quality", 2, req=True, location_id="LOC-BOU-0412"),
+            RM(2, all=["91"], any=["thunderstorm", "storm"]),
+            RM(1, any=["AQI 68", "68"]),
+            J("Does the assistant give safety advice about the afternoon storms?", 1,
+              pc="Advises starting early / finishing before the storms.", ev="start early")])
+    out.append(t)
+
+    t = TaskB("weather-002", "weather", _WX_SYS,
+              _tools(_WX, "geocode", "get_forecast", "get_hourly_forecast"),
+              tags=["error_recovery"], title="Ambiguous town name")
+    t.turn("Will it rain in Springfield on Sunday? I'm planning a barbecue.",
+           [call("get_forecast", {"location_id": "Springfield", "date": "2026-07-12"},
+                 {"error": "invalid_location", "message": "location_id must come from geocode"}),
+            call("geocode", {"place": "Springfield"},
+                 {"error": "ambiguous_place", "message": "Several matches",
+                  "candidates": ["Springfield, IL", "Springfield, MO", "Springfield, MA"]}),
+            say("There are several Springfields — Illinois, Missouri and Massachusetts. Which one is your barbecue in?")],
+           [TC("geocode", 3, req=True, place=has("Springfield")),
+            RM(3, any=["Illinois", "IL"], all=["Missouri"]),
+            TNC("get_hourly_forecast", 1),
+            J("Does the assistant ask which Springfield instead of guessing?", 3, pc="Asks the user to pick one.",
+              ev="Which one", fail=["Gives a forecast for one Springfield without asking"])])
+    t.turn("Missouri. And what hours would be driest if it does rain?",
+           [call("geocode", {"place": "Springfield, MO"}, {"location_id": "LOC-SGF-2203", "lat": 37.209, "lon": -93.2923}),
+            par(("get_forecast", {"location_id": "LOC-SGF-2203", "date": "2026-07-12"},
+                 {"date": "2026-07-12", "high_c": 31, "low_c": 22, "conditions": "scattered showers", "precip_chance_pct": 40}),
+                ("get_hourly_forecast", {"location_id": "LOC-SGF-2203", "date": "2026-07-12"},
+                 {"hours": [{"time": "10:00", "precip_pct": 10}, {"time": "12:00", "precip_pct": 15},
+                            {"time": "14:00", "precip_pct": 45}, {"time": "16:00", "precip_pct": 60},
+                            {"time": "18:00", "precip_pct": 35}, {"time": "20:00", "precip_pct": 20}]})),
+            say("Springfield, MO on Sunday: scattered showers, 40% chance overall, high 31°C. The driest window is late "
+                "morning to early afternoon (10:00–12:00 at 10–15%); showers peak around 16:00 (60%).")],
+           [TC("geocode", 1, req=True, place=rx("(?i)springfield,? (mo|missouri)")),
+            TC("get_forecast", 3, req=True, dep=[0], after=["geocode"], location_id="LOC-SGF-2203", date="2026-07-12"),
+            TC("get_hourly_forecast", 3, dep=[0], after=["geocode"], location_id="LOC-SGF-2203", date="2026-07-12"),
+            TRM("get_forecast", 1, all=["scattered showers"]),
+            RM(3, all=["40%"], any=["10:00", "10 am", "late morning"])])
+    out.append(t)
+
+    t = TaskB("weather-003", "weather", _WX_SYS,
+              _tools(_WX, "find_tide_station", "get_tides", "geocode", "get_forecast"),
+              title="Tide pooling at Half Moon Bay")
+    t.turn("When's low tide at Half Moon Bay tomorrow? Want to go tide pooling with the kids.",
+           [call("find_tide_station", {"place": "Half Moon Bay"}, {"station_id": "TS-9414131", "name": "Pillar Point Harbor", "distance_km": 3.2}),
+            call("get_tides", {"station_id": "TS-9414131", "date": "2026-07-11"},
+                 {"tides": [{"type": "low", "time": "06:52", "height_ft": -0.8}, {"type": "high", "time": "13:37", "height_ft": 5.1},
+                            {"type": "low", "time": "18:41", "height_ft": 2.9}, {"type": "high", "time": "23:58", "height_ft": 6.3}]}),
+            say("Tomorrow's best low tide at Pillar Point (Half Moon Bay) is at 06:52, a minus tide of -0.8 ft — great for tide "
+                "pooling; aim to be there around 6:00–7:30. The evening low at 18:41 is only 2.9 ft, much less exposed.")],
+           [TC("find_tide_station", 2, req=True, place=has("Half Moon Bay")),
+            TC("get_tides", 4, req=True, dep=[0], after=["find_tide_station"], station_id="TS-9414131", date="2026-07-11"),
+            RM(3, all=["06:52"], any=["-0.8", "minus tide"], dep=[1]),
+            J("Does the assistant explain why the morning low tide is the better one?", 1,
+              pc="Contrasts the -0.8 ft morning low with the 2.9 ft evening low.", ev="2.9 ft")])
+    t.turn("Brr, early. Will it be foggy or cold then?",
+           [call("geocode", {"place": "Half Moon Bay, CA"}, {"location_id": "LOC-HMB-0077", "lat": 37.4636, "lon": -122.4286}),
+            call("get_forecast", {"location_id": "LOC-HMB-0077", "date": "2026-07-11", "units": "imperial"},
+                 {"date": "2026-07-11", "high": 66, "low": 53, "conditions": "morning fog, clearing by 11:00", "wind_mph": 8}),
+            say("Expect morning fog and about 53°F at dawn, clearing by 11:00 with a high of 66°F. Bring layers and "
+                "waterproof shoes for the kids.")],
+           [TC("geocode", 1, req=True, place=has("Half Moon Bay")),
+            TC("get_forecast", 4, req=True, dep=[0], after=["geocode"], location_id="LOC-HMB-0077", date="2026-07-11"),
+            RM(3, all=["fog"], any=["53", "53°F"], dep=[1]),
+            TNC("get_tides", 1, q="Did the assistant avoid re-fetching the tides it already has?")])
+    out.append(t)
+
+    t = TaskB("weather-004", "weather", _WX_SYS,
+              _tools(_WX, "geocode", "get_air_quality", "get_hourly_forecast"),
+              title="Running with wildfire smoke")
+    t.turn("Is the air okay for a long run in Sacramento this morning? There was smoke yesterday.",
+           [call("geocode", {"place": "Sacramento, CA"}, {"location_id": "LOC-SAC-5530", "lat": 38.5816, "lon": -121.4944}),
+            call("get_air_quality", {"location_id": "LOC-SAC-5530"},
+                 {"aqi": 162, "category": "Unhealthy", "pollutant": "PM2.5", "source_note": "wildfire smoke", "trend": "improving"}),
+            say("Not today, I'm afraid: Sacramento's AQI is 162 (Unhealthy) from wildfire smoke (PM2.5). Health guidance is to "
+                "avoid prolonged outdoor exertion at that level — a treadmill or an indoor session is the safer choice. The "
+                "trend is improving, though.")],
+           [TC("geocode", 1, req=True, place=has("Sacramento")),
+            TC("get_air_quality", 4, req=True, dep=[0], after=["geocode"], location_id="LOC-SAC-5530"),
+            RM(3, all=["162"], any=["Unhealthy", "unhealthy"], dep=[1]),
+            J("Does the assistant clearly advise against a long outdoor run given the AQI?", 2,
+              pc="Recommends not running outside / moving indoors.", ev="safer choice",
+              fail=["Says the air is fine for running", "Gives the AQI without any recommendation"])])
+    t.turn("What about later today — any hour where it gets reasonable, and how hot will it be then?",
+           [call("get_hourly_forecast", {"location_id": "LOC-SAC-5530", "date": "2026-07-10", "units": "imperial"},
+                 {"hours": [{"time": "12:00", "temp": 88, "aqi_forecast": 131}, {"time": "15:00", "temp": 97, "aqi_forecast": 104},
+                            {"time": "18:00", "temp": 93, "aqi_forecast": 82}, {"time": "20:00", "temp": 84, "aqi_forecast": 71}]}),
+            say("It improves through the day: by 18:00 the forecast AQI is 82 (Moderate) but it's still 93°F; around 20:00 it's "
+                "AQI 71 and 84°F — the best window for an easier run. Midday and afternoon stay unhealthy for sensitive groups "
+                "and very hot (up to 97°F).")],
+           [TC("get_hourly_forecast", 4, req=True, location_id="LOC-SAC-5530", date="2026-07-10"),
+            RM(4, all=["20:00"], any=["AQI 71", "71"]),
+            J("Does the assistant weigh both heat and air quality when recommending a time?", 2,
+              pc="Mentions temperature and AQI for the recommended time.", ev="84°F")])
     out.append(t)
     return out
 

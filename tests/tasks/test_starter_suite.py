@@ -1,0 +1,285 @@
+"""The bundled starter suite: size and shape requirements, and a well-formed reference for every task.
+
+The reference must also pass every programmatic check of its own checklist; this file carries a small,
+independent evaluator of the four check types (the semantics the env's rule judge implements) so the suite
+can be verified without the env.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import jsonschema
+import pytest
+
+from cm2_env.tasks import load_suite
+from cm2_env.tasks.models import Task
+
+SUITE = load_suite("starter")
+IDS = [t.id for t in SUITE]
+THINK_RE = re.compile(r"<think>.*?</think>", re.S)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def ref_turns(task: Task) -> list[list[dict]]:
+    return task.reference_turns()
+
+
+def calls_in(msgs: list[dict]) -> list[tuple[int, dict, dict]]:
+    out = []
+    for step, m in enumerate(msgs):
+        if m["role"] == "assistant":
+            for c in m.get("tool_calls") or []:
+                out.append((step, c, json.loads(c["function"]["arguments"])))
+    return out
+
+
+def is_error(content: str) -> bool:
+    obj = json.loads(content)
+    return isinstance(obj, dict) and "error" in obj
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _eq(a, b) -> bool:
+    if _num(a) and _num(b):
+        return float(a) == float(b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_eq(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _txt(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def arg_ok(c, args: dict, key: str) -> bool:
+    if c.present is not None:
+        return (key in args) == c.present
+    if key not in args:
+        return False
+    v = args[key]
+    if "equals" in c.model_fields_set:
+        return _eq(v, c.equals)
+    if c.one_of is not None:
+        return any(_eq(v, o) for o in c.one_of)
+    if c.regex is not None:
+        return re.fullmatch(c.regex, _txt(v)) is not None
+    if c.contains is not None:
+        return c.contains.lower() in _txt(v).lower()
+    if c.approx is not None:
+        return _num(v) and abs(v - c.approx) <= c.tol
+    raise AssertionError("constraint without operator")
+
+
+def text_ok(chk, texts: list[str]) -> bool:
+    norm = (lambda s: s) if chk.case_sensitive else str.lower
+    blob = "\n".join(texts)
+    if chk.any and not any(norm(s) in norm(blob) for s in chk.any):
+        return False
+    if chk.all and not all(norm(s) in norm(blob) for s in chk.all):
+        return False
+    if chk.none and any(norm(s) in norm(blob) for s in chk.none):
+        return False
+    if chk.regex and not re.search(chk.regex, blob, 0 if chk.case_sensitive else re.I):
+        return False
+    return True
+
+
+def passes(chk, msgs: list[dict]) -> bool:
+    calls = calls_in(msgs)
+    if chk.type == "tool_called":
+        n = 0
+        for i, (_, c, args) in enumerate(calls):
+            if c["function"]["name"] != chk.name:
+                continue
+            if not all(arg_ok(v, args, k) for k, v in chk.args.items()):
+                continue
+            if chk.match == "exact" and not set(args) <= set(chk.args):
+                continue
+            earlier = {cc["function"]["name"] for _, cc, _ in calls[:i]}
+            if all(a in earlier for a in chk.after):
+                n += 1
+        return n >= chk.min_count
+    if chk.type == "tool_not_called":
+        return not any(
+            chk.name in ("*", c["function"]["name"]) and all(arg_ok(v, args, k) for k, v in chk.args.items())
+            for _, c, args in calls
+        )
+    if chk.type == "reply_matches":
+        replies = [m for m in msgs if m["role"] == "assistant"]
+        if chk.final_only:
+            replies = [m for m in replies if not m.get("tool_calls")][-1:]
+        return text_ok(chk, [THINK_RE.sub("", m.get("content") or "").strip() for m in replies])
+    if chk.type == "tool_result_matches":
+        names = {c["id"]: c["function"]["name"] for _, c, _ in calls}
+        texts = [m["content"] for m in msgs if m["role"] == "tool"
+                 and (chk.name is None or names.get(m["tool_call_id"]) == chk.name)]
+        return bool(texts) and text_ok(chk, texts)
+    raise AssertionError(chk.type)
+
+
+def has_dependent_turn(task: Task) -> bool:
+    """Some turn has >= 2 calls where a later call's argument value occurs in an earlier tool result of that turn."""
+    for msgs in ref_turns(task):
+        results_so_far: list[str] = []
+        n_calls = 0
+        for m in msgs:
+            if m["role"] == "tool":
+                results_so_far.append(m["content"])
+            elif m["role"] == "assistant":
+                for c in m.get("tool_calls") or []:
+                    n_calls += 1
+                    args = json.loads(c["function"]["arguments"])
+                    values = [v for v in args.values() if isinstance(v, str) and len(v) >= 3]
+                    values += [x for v in args.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+                    if any(v in r for v in values for r in results_so_far):
+                        return n_calls >= 2
+    return False
+
+
+def has_error_recovery(task: Task) -> bool:
+    """A recorded domain-error result, later followed by a successful call to the same tool."""
+    ref = [m.model_dump(exclude_none=True) for m in task.reference or []]
+    names = {c["id"]: c["function"]["name"] for m in ref for c in m.get("tool_calls") or []}
+    failed: set[str] = set()
+    for m in ref:
+        if m["role"] != "tool":
+            continue
+        name = names[m["tool_call_id"]]
+        if is_error(m["content"]):
+            failed.add(name)
+        elif name in failed:
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------------- suite-level counts
+
+
+def test_suite_size_and_domains():
+    assert len(SUITE) >= 40
+    assert len({t.domain for t in SUITE}) >= 8
+    assert len(set(IDS)) == len(IDS)
+    for t in SUITE:
+        assert t.id.startswith(t.domain + "-"), t.id
+
+
+def test_every_task_is_multi_turn_and_a_quarter_has_three_turns():
+    assert all(len(t.turns) >= 2 for t in SUITE), [t.id for t in SUITE if len(t.turns) < 2]
+    three = sum(len(t.turns) >= 3 for t in SUITE)
+    assert three >= 0.25 * len(SUITE), f"only {three}/{len(SUITE)} tasks have >= 3 turns"
+
+
+def test_every_task_has_a_turn_with_a_dependent_call():
+    missing = [t.id for t in SUITE if not has_dependent_turn(t)]
+    assert not missing, f"no turn with a call that uses an earlier result of the same turn: {missing}"
+
+
+def test_error_recovery_tasks():
+    tagged = [t for t in SUITE if "error_recovery" in t.metadata.get("tags", [])]
+    assert len(tagged) >= 5
+    for t in tagged:
+        assert has_error_recovery(t), f"{t.id} is tagged error_recovery but has no error followed by a success"
+
+
+def test_at_least_70_percent_of_items_have_checks():
+    items = [it for t in SUITE for turn in t.turns for it in turn.checklist]
+    with_check = sum(it.check is not None for it in items)
+    assert with_check / len(items) >= 0.70, f"{with_check}/{len(items)}"
+    assert with_check < len(items), "some items should be LLM-judged"
+
+
+def test_check_types_are_all_used():
+    used = Counter(it.check.type for t in SUITE for turn in t.turns for it in turn.checklist if it.check)
+    assert set(used) == {"tool_called", "tool_not_called", "reply_matches", "tool_result_matches"}, used
+
+
+# ----------------------------------------------------------------------------- per-task shape
+
+
+@pytest.mark.parametrize("task", SUITE, ids=IDS)
+def test_checklists_well_formed(task: Task):
+    for ti, turn in enumerate(task.turns):
+        assert turn.checklist, f"turn {ti} has no checklist"
+        ids = [it.id for it in turn.checklist]
+        assert ids == [f"C{i}" for i in range(len(ids))]
+        assert abs(sum(it.weight for it in turn.checklist) - 1.0) < 1e-6
+        assert any(it.required_for_next_turn for it in turn.checklist), f"turn {ti}: no required item"
+        for it in turn.checklist:
+            assert set(it.dependence) <= set(ids) - {it.id}
+            assert it.question and it.pass_condition and len(it.failure_examples) >= 2
+            assert it.evidence
+
+
+@pytest.mark.parametrize("task", SUITE, ids=IDS)
+def test_reference_well_formed(task: Task):
+    assert task.system_prompt
+    names = [tool["function"]["name"] for tool in task.tools]
+    assert len(set(names)) == len(names)
+    schemas = {tool["function"]["name"]: tool["function"]["parameters"] for tool in task.tools}
+    for s in schemas.values():
+        jsonschema.Draft202012Validator.check_schema(s)
+    ref = [m.model_dump(exclude_none=True) for m in task.reference or []]
+    assert ref and ref[0]["role"] == "user"
+    assert [m["content"] for m in ref if m["role"] == "user"] == [t.user for t in task.turns]
+    assert all(m["role"] != "system" for m in ref)
+    recorded: dict[str, str] = {}
+    i = 0
+    while i < len(ref):
+        m = ref[i]
+        if m["role"] == "assistant" and m.get("tool_calls"):
+            calls = m["tool_calls"]
+            tools = ref[i + 1:i + 1 + len(calls)]
+            assert [t["role"] for t in tools] == ["tool"] * len(calls), f"message {i}: tool results missing"
+            assert [t["tool_call_id"] for t in tools] == [c["id"] for c in calls]
+            for c, res in zip(calls, tools):
+                assert c["type"] == "function"
+                name = c["function"]["name"]
+                assert name in schemas, name
+                args = json.loads(c["function"]["arguments"])
+                jsonschema.validate(args, schemas[name])
+                assert isinstance(json.loads(res["content"]), dict)
+                key = name + json.dumps(args, sort_keys=True)
+                assert recorded.setdefault(key, res["content"]) == res["content"], f"{key}: two different results"
+            i += 1 + len(calls)
+            continue
+        assert m["role"] in ("user", "assistant"), f"message {i}: unexpected {m['role']}"
+        i += 1
+    all_ids = [c["id"] for m in ref for c in m.get("tool_calls") or []]
+    assert len(set(all_ids)) == len(all_ids)
+    for ti, msgs in enumerate(ref_turns(task)):
+        last = msgs[-1]
+        assert last["role"] == "assistant" and not last.get("tool_calls") and last.get("content"), f"turn {ti}"
+
+
+@pytest.mark.parametrize("task", SUITE, ids=IDS)
+def test_reference_passes_its_own_checks(task: Task):
+    turns = ref_turns(task)
+    assert len(turns) == len(task.turns)
+    for ti, (turn, msgs) in enumerate(zip(task.turns, turns)):
+        for it in turn.checklist:
+            if it.check is not None:
+                assert passes(it.check, msgs), f"turn {ti} {it.id}: {it.check}"
+
+
+@pytest.mark.parametrize("task", SUITE, ids=IDS)
+def test_evidence_points_into_the_reference(task: Task):
+    turns = ref_turns(task)
+    for turn in task.turns:
+        for it in turn.checklist:
+            for ev in it.evidence:
+                m = turns[ev.turn][ev.step]
+                if ev.from_ == "assistant.tool_calls":
+                    text = " ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in m.get("tool_calls") or [])
+                else:
+                    text = m.get("content") or ""
+                assert ev.snippet.lower() in text.lower(), f"{it.id}: {ev.snippet!r} not at turn {ev.turn} step {ev.step}"
