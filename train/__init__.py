@@ -1,0 +1,1 @@
+"""Training integrations: VeRL GRPO over cm2 environments (``train.verl``, ``train.grpo``)."""
