@@ -143,14 +143,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     import time
 
     t0 = time.perf_counter()
-    steps = 0
+    tokens = 0
 
     def on_record(rec: dict[str, Any]) -> None:
-        nonlocal steps
-        steps += rec.get("steps") or 0
+        nonlocal tokens
+        total = (rec.get("usage") or {}).get("total") or {}
+        tokens += int(total.get("prompt_tokens", 0)) + int(total.get("completion_tokens", 0))
         dt = max(time.perf_counter() - t0, 1e-9)
-        bar.set_postfix(score=rec.get("score"), eps=f"{(bar.n - already + 1) / dt:.1f}/s", steps=f"{steps / dt:.0f}/s")
         bar.update(1)
+        bar.set_postfix(score=rec.get("score"), ep_s=f"{(bar.n - already) / dt:.2f}", tok_s=f"{tokens / dt:.0f}")
 
     asyncio.run(run_rollouts(make_env, make_agent, specs, out, args.concurrency, on_record))
     bar.close()

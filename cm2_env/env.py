@@ -20,6 +20,7 @@ import gymnasium as gym
 
 from .backends import JUDGES, TOOL_BACKENDS, USER_SIMULATORS
 from .judge.base import Judge, TurnJudgeRequest
+from .llm.usage import UsageMeter, track_usage
 from .judge.rule import RuleJudge
 from .judge.scoring import TurnResult, score_turn, trajectory_score
 from .parsing import PARSERS
@@ -56,6 +57,8 @@ class Episode:
     done: bool = False
     end_reason: str | None = None
     final_info: dict[str, Any] = field(default_factory=dict)
+    usage: UsageMeter = field(default_factory=UsageMeter)
+    """LLM calls/tokens/cost of this episode's simulator, user and judge, per role."""
 
 
 class _LoopRunner:
@@ -168,6 +171,11 @@ class ToolTaskEnv(gym.Env):
         return list(self._ep.messages) if self._ep else []
 
     @property
+    def usage(self) -> UsageMeter | None:
+        """LLM usage of the current episode's simulator, user and judge."""
+        return self._ep.usage if self._ep else None
+
+    @property
     def tools(self) -> list[dict[str, Any]]:
         return self._ep.task.tools if self._ep else []
 
@@ -219,7 +227,8 @@ class ToolTaskEnv(gym.Env):
         )
         self._ep = ep
         ep.messages.append({"role": "system", "content": task.system_prompt})
-        first = await self._user_call(ep, None, 0)
+        with track_usage(ep.usage):
+            first = await self._user_call(ep, None, 0)
         if first is None or first.content is None:
             ep.errors.append({"type": "user_error", "message": "the user side produced no opening message"})
             ep.messages.append({"role": "user", "content": ""})
@@ -240,6 +249,10 @@ class ToolTaskEnv(gym.Env):
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() before step()")
+        with track_usage(ep.usage):
+            return await self._astep(ep, action)
+
+    async def _astep(self, ep: Episode, action: Any):
         if ep.done:
             info = {**ep.final_info, "errors": [{"type": "episode_finished", "message": "step() after the episode ended"}]}
             return list(ep.messages), 0.0, True, False, info
@@ -412,6 +425,7 @@ class ToolTaskEnv(gym.Env):
             "episode_errors": list(ep.errors),
             "tool_calls": list(ep.tool_log),
             "evaluations": evaluations,
+            "usage": ep.usage.to_dict(),
         }
         self._close_episode(ep)
         return ep.final_info

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .llm.usage import UsageMeter, track_usage
 from .tasks.models import Task
 
 
@@ -85,12 +86,14 @@ async def run_episode(env: Any, agent: Any, spec: EpisodeSpec, max_steps: int = 
     steps = 0
     total_reward = 0.0
     terminated = truncated = False
+    policy_usage = UsageMeter()  # the agent's own LLM calls (the env meters its simulator/user/judge)
     while not (terminated or truncated):
         if steps >= max_steps:
             agent_error = f"episode exceeded {max_steps} steps"
             break
         try:
-            action = await agent.act(obs, info)
+            with track_usage(policy_usage):
+                action = await agent.act(obs, info)
         except Exception as e:
             agent_error = f"{type(e).__name__}: {e}"
             break
@@ -119,13 +122,22 @@ async def run_episode(env: Any, agent: Any, spec: EpisodeSpec, max_steps: int = 
         "errors": final.get("episode_errors"),
         "tool_calls": final.get("tool_calls"),
         "evaluations": final.get("evaluations") or {},
-        "usage": final.get("usage") or {},
+        "usage": _merged_usage(env, policy_usage),
         "agent_error": agent_error,
         "agent_info": {"injected_faults": getattr(agent, "injected", None)},
         "messages": list(env.messages),
         "elapsed_s": round(time.perf_counter() - t0, 6),
     }
     return record
+
+
+def _merged_usage(env: Any, policy_usage: UsageMeter) -> dict[str, Any]:
+    total = UsageMeter()
+    total.merge(policy_usage)
+    env_usage = getattr(env, "usage", None)
+    if isinstance(env_usage, UsageMeter):
+        total.merge(env_usage)
+    return total.to_dict()
 
 
 async def run_rollouts(
