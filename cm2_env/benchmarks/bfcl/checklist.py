@@ -1,0 +1,103 @@
+"""Checklists derived from BFCL ground truth.
+
+Per user turn:
+
+* one ``tool_called`` item per distinct ground-truth call (identical calls are merged with ``min_count``),
+  each argument pinned with ``equals`` — except arguments whose ground-truth value equals the schema default,
+  which are left unconstrained (an agent that omits a defaulted argument makes the same call);
+* a **state item** (id ``S``): after the turn, the public state of every involved class equals the state the
+  ground truth reaches (bfcl-eval's own ``state_checker``). It carries no ``check`` (the task format has no
+  state check type); ``extra_info.bfcl_check == "state"`` marks it and :class:`~.judge.BFCLJudge` decides it
+  by re-executing the episode's calls. Under a plain rule judge it is reported ``unjudged``.
+* a turn whose ground truth is empty (miss_param: a parameter is missing, the agent should ask; miss_func:
+  the needed function is not available yet; a few base turns ask for the impossible) gets a
+  ``tool_not_called('*')`` item — bfcl-eval's irrelevance rule: no function call in that turn — plus the
+  state item.
+
+Weights: the state item ``state_weight`` (default 0.5), the other items share the rest equally.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...tasks.models import ArgConstraint, ChecklistItem, Evidence, ToolCalledCheck, ToolNotCalledCheck
+from .calls import render_call
+
+STATE_ITEM_ID = "S"
+
+
+def _weights(n: int, total: float) -> list[float]:
+    if n == 0:
+        return []
+    w = round(total / n, 6)
+    return [w] * (n - 1) + [round(total - w * (n - 1), 6)]
+
+
+def _constraints(args: dict[str, Any], schema: dict[str, Any]) -> dict[str, ArgConstraint]:
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    out: dict[str, ArgConstraint] = {}
+    for k, v in args.items():
+        prop = props.get(k, {})
+        if "default" in prop and prop["default"] == v and type(prop["default"]) is type(v):
+            continue
+        out[k] = ArgConstraint(equals=v)
+    return out
+
+
+def turn_checklist(
+    turn: int,
+    calls: list[tuple[str, dict[str, Any]]],
+    schemas: dict[str, dict[str, Any]],
+    *,
+    state_weight: float = 0.5,
+) -> list[ChecklistItem]:
+    """Checklist of one turn; ``calls`` are the turn's ground-truth calls as (name, keyword arguments)."""
+    items: list[ChecklistItem] = []
+    if calls:
+        merged: list[tuple[str, dict[str, Any], int, list[int]]] = []  # name, args, count, steps
+        for k, (name, args) in enumerate(calls):
+            step = 1 + 2 * k  # reference layout: user, (assistant call, tool result)*, final assistant
+            for i, (n2, a2, c2, s2) in enumerate(merged):
+                if n2 == name and a2 == args:
+                    merged[i] = (n2, a2, c2 + 1, s2 + [step])
+                    break
+            else:
+                merged.append((name, args, 1, [step]))
+        weights = _weights(len(merged), 1.0 - state_weight)
+        for i, ((name, args, count, steps), w) in enumerate(zip(merged, weights)):
+            rendered = render_call(name, args)
+            times = f" {count} times" if count > 1 else ""
+            items.append(ChecklistItem(
+                id=f"C{i}",
+                question=f"Does the assistant call `{rendered}`{times} in this turn?",
+                pass_condition=f"A call to {name} whose arguments match {args} (defaulted arguments may be omitted).",
+                focus_on="assistant.tool_calls",
+                evidence=[Evidence(turn=turn, step=s, **{"from": "assistant.tool_calls"}, snippet=rendered) for s in steps],
+                failure_examples=[f"{name} not called", f"{name} called with different arguments"],
+                weight=w,
+                check=ToolCalledCheck(name=name, args=_constraints(args, schemas.get(name, {})), min_count=count),
+                extra_info={"bfcl_ground_truth": rendered},
+            ))
+    else:
+        items.append(ChecklistItem(
+            id="N0",
+            question="Does the assistant refrain from calling any function in this turn (the request cannot be "
+                     "fulfilled yet: a parameter or function is missing) and ask or explain instead?",
+            pass_condition="No tool call in the turn (BFCL: the ground truth of this turn is empty).",
+            focus_on="assistant.tool_calls",
+            failure_examples=["guessing a missing parameter and calling the function anyway"],
+            weight=round(1.0 - state_weight, 6),
+            check=ToolNotCalledCheck(name="*"),
+        ))
+    items.append(ChecklistItem(
+        id=STATE_ITEM_ID,
+        question="After this turn, does the state of every involved tool (files, messages, accounts, bookings, "
+                 "vehicle, ...) equal the state the ground-truth calls produce?",
+        pass_condition="bfcl-eval's state_checker finds no difference between the episode's class instances and "
+                       "the ground-truth instances after this turn.",
+        focus_on="tool.content",
+        weight=round(state_weight, 6),
+        extra_info={"bfcl_check": "state", "turn": turn},
+    ))
+    return items
