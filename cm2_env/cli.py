@@ -110,6 +110,7 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import cm2_env
+    import cm2_env.registry
     from agents import AGENTS
     from cm2_env.rollout import plan_episodes, run_rollouts
 
@@ -122,8 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.agent == "perturbed":
         agent_kwargs.setdefault("seed", args.seed)
 
+    shared = cm2_env.registry.with_shared_backends(args.env, **env_kwargs)
+
     def make_env() -> Any:
-        return cm2_env.make(args.env, **env_kwargs)
+        return cm2_env.make(args.env, **shared)
 
     probe = make_env()
     specs = plan_episodes(probe.tasks, args.episodes, args.group_size, args.seed)

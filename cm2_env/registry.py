@@ -36,6 +36,23 @@ def register_all() -> list[str]:
     return ids
 
 
+def with_shared_backends(env_id: str, **kwargs: Any) -> dict[str, Any]:
+    """Env kwargs whose backend specs (tool_backend, user, judge) are built ONCE into instances.
+
+    Envs made from the result share them: one LLM connection pool per role, and one tool-simulator memo, so
+    the rollouts of a GRPO group running in different env instances see the same simulated results.
+    """
+    from .backends import JUDGES, TOOL_BACKENDS, USER_SIMULATORS
+
+    register_all()
+    defaults = dict(gym.spec(env_id).kwargs or {})
+    merged = {**defaults, **kwargs}
+    for key, reg in (("tool_backend", TOOL_BACKENDS), ("user", USER_SIMULATORS), ("judge", JUDGES)):
+        if key in merged:
+            merged[key] = reg.build(merged[key])
+    return merged
+
+
 def make(env_id: str = "cm2/ToolTask-v0", **kwargs: Any):
     """The unwrapped env (async API available directly); ``gym.make`` works too, with Gymnasium's wrappers."""
     register_all()
