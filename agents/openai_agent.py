@@ -60,8 +60,8 @@ class OpenAIChatAgent:
                 msgs[0]["content"] = (msgs[0].get("content") or "") + "\n\n" + block
             else:
                 msgs.insert(0, {"role": "system", "content": block})
-        if self.tool_mode == "text":  # a text-mode model reads tool results as plain turns
-            for m in msgs:
+        for m in msgs:  # the env labels tool messages with the tool name; the chat API has no such field
+            if m["role"] == "tool":
                 m.pop("name", None)
         return msgs
 
