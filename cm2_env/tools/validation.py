@@ -45,13 +45,17 @@ class ToolSet:
             )
         details = []
         for err in validator.iter_errors(call.arguments):
-            fields = list(err.absolute_path)
-            if err.validator == "required":
-                fields = [f for f in err.validator_value if f not in (err.instance or {})][:1]
+            path = list(err.absolute_path)  # where the error is; the bad field itself is appended below
+            names: list = [None]
+            if err.validator == "required":  # one error per missing property: name the one in the message
+                missing = [f for f in err.validator_value if f not in (err.instance or {})]
+                names = [next((f for f in missing if repr(f) in err.message), missing[0])] if missing else [None]
             elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
                 allowed = set(err.schema.get("properties", {}))
-                fields = [k for k in err.instance if k not in allowed][:1]
-            details.append({"field": ".".join(map(str, fields)) or None, "message": err.message})
+                names = [k for k in err.instance if k not in allowed] or [None]
+            for n in names:
+                fields = path + ([n] if n is not None else [])
+                details.append({"field": ".".join(map(str, fields)) or None, "message": err.message})
         if details:
             named = ", ".join(d["field"] for d in details if d["field"]) or "arguments"
             return error_result(
