@@ -127,6 +127,16 @@ def passes(chk, msgs: list[dict]) -> bool:
     raise AssertionError(chk.type)
 
 
+def string_leaves(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for v in value for s in string_leaves(v)]
+    return []
+
+
 def has_dependent_turn(task: Task) -> bool:
     """Some turn has >= 2 calls where a later call's argument value occurs in an earlier tool result of that turn."""
     for msgs in ref_turns(task):
@@ -139,8 +149,7 @@ def has_dependent_turn(task: Task) -> bool:
                 for c in m.get("tool_calls") or []:
                     n_calls += 1
                     args = json.loads(c["function"]["arguments"])
-                    values = [v for v in args.values() if isinstance(v, str) and len(v) >= 3]
-                    values += [x for v in args.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+                    values = [v for v in string_leaves(args) if len(v) >= 3]
                     if any(v in r for v in values for r in results_so_far):
                         return n_calls >= 2
     return False

@@ -1620,6 +1620,378 @@ def weather() -> list[TaskB]:
     return out
 
 
+# --------------------------------------------------------------------------- healthcare appointments
+
+_HC_SYS = ("You are the patient-services assistant of Riverside Health. You help patients find in-network providers, "
+           "book and manage appointments, and handle prescription refills. You do not give medical advice; for "
+           "emergencies tell the patient to call 911. The patient is signed in as patient_id PT-20817. Today is 2026-05-04.")
+
+_HC = {
+    "search_providers": fn("search_providers", "Find providers by specialty near a ZIP code.", ["specialty", "zip_code"],
+                           specialty=E("Specialty", ["primary_care", "dermatology", "cardiology", "pediatrics",
+                                                     "orthopedics", "physical_therapy"]),
+                           zip_code=S("5-digit ZIP", pattern="^[0-9]{5}$"),
+                           insurance_plan=S("Plan id to filter in-network providers, e.g. BSC-PPO-500"),
+                           max_distance_miles=N("Search radius", default=10)),
+    "get_availability": fn("get_availability", "Open appointment slots of a provider between two dates.",
+                           ["provider_id", "start_date", "end_date"],
+                           provider_id=S("Provider id from search_providers"), start_date=S("YYYY-MM-DD", pattern=DATE),
+                           end_date=S("YYYY-MM-DD", pattern=DATE),
+                           visit_type=E("Visit type", ["in_person", "video"], default="in_person")),
+    "book_appointment": fn("book_appointment", "Book an open slot.", ["slot_id", "patient_id", "reason"],
+                           slot_id=S("Slot id from get_availability"), patient_id=S("Patient id"),
+                           reason=S("Short reason for the visit")),
+    "list_appointments": fn("list_appointments", "The patient's upcoming appointments.", ["patient_id"], patient_id=S("Patient id")),
+    "cancel_appointment": fn("cancel_appointment", "Cancel an appointment.", ["appointment_id"],
+                             appointment_id=S("Appointment id"), reason=S("Optional reason")),
+    "list_prescriptions": fn("list_prescriptions", "Active prescriptions with refills left.", ["patient_id"], patient_id=S("Patient id")),
+    "find_pharmacies": fn("find_pharmacies", "Pharmacies near a ZIP code.", ["zip_code"],
+                          zip_code=S("5-digit ZIP", pattern="^[0-9]{5}$"), open_24h=B("Only 24-hour pharmacies", default=False)),
+    "request_refill": fn("request_refill", "Send a refill request to a pharmacy.", ["prescription_id", "pharmacy_id"],
+                         prescription_id=S("Prescription id"), pharmacy_id=S("Pharmacy id from find_pharmacies")),
+    "check_coverage": fn("check_coverage", "Estimate what the patient pays for a visit type with a provider.",
+                         ["provider_id", "insurance_plan", "visit_code"], provider_id=S("Provider id"),
+                         insurance_plan=S("Plan id"), visit_code=E("Visit code", ["new_patient", "follow_up", "annual_physical",
+                                                                                   "procedure_consult"])),
+}
+
+
+@domain("healthcare")
+def healthcare() -> list[TaskB]:
+    out = []
+
+    t = TaskB("healthcare-001", "healthcare", _HC_SYS,
+              _tools(_HC, "search_providers", "get_availability", "book_appointment", "check_coverage", "list_appointments"),
+              title="New dermatologist, in network, earliest slot")
+    t.turn("I need a dermatologist near 94110 who takes my Blue Shield plan BSC-PPO-500. I've got a mole I want checked.",
+           [call("search_providers", {"specialty": "dermatology", "zip_code": "94110", "insurance_plan": "BSC-PPO-500"},
+                 {"providers": [{"provider_id": "PRV-3381", "name": "Dr. Elena Marsh", "distance_miles": 1.4, "accepting_new": True},
+                                {"provider_id": "PRV-1207", "name": "Dr. Samuel Osei", "distance_miles": 3.9, "accepting_new": False}]}),
+            call("get_availability", {"provider_id": "PRV-3381", "start_date": "2026-05-04", "end_date": "2026-05-18"},
+                 {"slots": [{"slot_id": "SL-88120", "start": "2026-05-12T09:40"},
+                            {"slot_id": "SL-88141", "start": "2026-05-14T15:20"}]},
+                 think="Dr. Osei is not accepting new patients; check Dr. Marsh's next two weeks."),
+            say("Dr. Elena Marsh (1.4 mi away, in network, accepting new patients) has openings on Tue May 12 at 9:40 and "
+                "Thu May 14 at 15:20. Dr. Samuel Osei isn't taking new patients. Which slot would you like?")],
+           [TC("search_providers", 3, req=True, specialty="dermatology", zip_code="94110", insurance_plan="BSC-PPO-500"),
+            TC("get_availability", 3, req=True, dep=[0], after=["search_providers"], provider_id="PRV-3381",
+               q="Did the assistant check availability of the provider who accepts new patients (PRV-3381)?"),
+            TNC("book_appointment", 1, q="Did the assistant let the patient choose the slot before booking?"),
+            RM(2, all=["Marsh"], any=["May 12", "9:40"], dep=[1]),
+            J("Does the assistant avoid giving a medical opinion about the mole?", 1,
+              pc="No diagnosis or reassurance about the mole; sticks to scheduling.", ev="Dr. Elena Marsh")])
+    t.turn("May 12 please. How much will I pay for it?",
+           [par(("book_appointment", {"slot_id": "SL-88120", "patient_id": "PT-20817", "reason": "Mole check (new patient)"},
+                 {"appointment_id": "APT-55190", "provider": "Dr. Elena Marsh", "start": "2026-05-12T09:40",
+                  "address": "2100 Mission St, Suite 4", "status": "booked"}),
+                ("check_coverage", {"provider_id": "PRV-3381", "insurance_plan": "BSC-PPO-500", "visit_code": "new_patient"},
+                 {"in_network": True, "copay_usd": 45.0, "deductible_applies": False})),
+            say("Booked: Tue May 12 at 9:40 with Dr. Elena Marsh, 2100 Mission St, Suite 4 (appointment APT-55190). As a new "
+                "patient visit on BSC-PPO-500 your copay is $45, and the deductible doesn't apply.")],
+           [TC("book_appointment", 4, req=True, slot_id="SL-88120", patient_id="PT-20817"),
+            TC("check_coverage", 2, provider_id="PRV-3381", insurance_plan="BSC-PPO-500", visit_code="new_patient"),
+            RM(3, all=["APT-55190", "$45"], dep=[0, 1])])
+    t.turn("Just to double-check, what appointments do I have coming up now?",
+           [call("list_appointments", {"patient_id": "PT-20817"},
+                 {"appointments": [{"appointment_id": "APT-55190", "start": "2026-05-12T09:40", "provider": "Dr. Elena Marsh"},
+                                   {"appointment_id": "APT-54002", "start": "2026-06-02T08:00", "provider": "Dr. Ravi Iyer",
+                                    "type": "annual_physical"}]}),
+            say("You have two upcoming appointments: May 12 at 9:40 with Dr. Elena Marsh (dermatology), and June 2 at 8:00 with "
+                "Dr. Ravi Iyer for your annual physical.")],
+           [TC("list_appointments", 4, req=True, patient_id="PT-20817"),
+            RM(4, all=["Iyer"], any=["June 2", "2026-06-02"]),
+            TNC("book_appointment", 1)])
+    out.append(t)
+
+    t = TaskB("healthcare-002", "healthcare", _HC_SYS,
+              _tools(_HC, "list_prescriptions", "find_pharmacies", "request_refill"),
+              tags=["error_recovery"], title="Refill to a pharmacy that turns out closed")
+    t.turn("Can you refill my lisinopril? Send it to the Walgreens on Valencia like last time.",
+           [call("list_prescriptions", {"patient_id": "PT-20817"},
+                 {"prescriptions": [{"prescription_id": "RX-70311", "drug": "Lisinopril 10 mg", "refills_left": 2,
+                                     "last_pharmacy_id": "PH-WAG-0455"},
+                                    {"prescription_id": "RX-70388", "drug": "Atorvastatin 20 mg", "refills_left": 0}]}),
+            call("request_refill", {"prescription_id": "RX-70311", "pharmacy_id": "PH-WAG-0455"},
+                 {"error": "pharmacy_unavailable", "message": "PH-WAG-0455 (Walgreens, Valencia St) closed permanently on 2026-04-15"}),
+            call("find_pharmacies", {"zip_code": "94110"},
+                 {"pharmacies": [{"pharmacy_id": "PH-CVS-1192", "name": "CVS, Mission St", "distance_miles": 0.6},
+                                 {"pharmacy_id": "PH-WAG-0873", "name": "Walgreens, 24th St", "distance_miles": 0.9}]}),
+            say("Your lisinopril (RX-70311, 2 refills left) can't go to the Walgreens on Valencia — it closed permanently on "
+                "April 15. Nearby options: CVS on Mission St (0.6 mi) or Walgreens on 24th St (0.9 mi). Which should I use?")],
+           [TC("list_prescriptions", 1, req=True, patient_id="PT-20817"),
+            TC("request_refill", 3, req=True, dep=[0], after=["list_prescriptions"], prescription_id="RX-70311",
+               q="Did the assistant request the lisinopril refill (RX-70311)?", fail=["Refills atorvastatin RX-70388"]),
+            TC("find_pharmacies", 2, zip_code=rx("94\\d{3}")),
+            RM(2, any=["closed"], all=["Walgreens"]),
+            J("Does the assistant ask the patient to pick a new pharmacy instead of choosing one silently?", 1,
+              pc="The reply asks which pharmacy to use.", ev="Which should I use")])
+    t.turn("The Walgreens on 24th.",
+           [call("request_refill", {"prescription_id": "RX-70311", "pharmacy_id": "PH-WAG-0873"},
+                 {"refill_id": "RF-31877", "status": "sent", "ready_by": "2026-05-05T14:00"}),
+            say("Done — the refill (RF-31877) was sent to Walgreens on 24th St and should be ready tomorrow, May 5, after 2 pm.")],
+           [TC("request_refill", 4, req=True, prescription_id="RX-70311", pharmacy_id="PH-WAG-0873"),
+            TRM("request_refill", 2, all=['"status": "sent"'], dep=[0]),
+            RM(2, all=["RF-31877"], any=["May 5", "2 pm", "14:00"], dep=[0]),
+            TNC("request_refill", 1, prescription_id="RX-70388", q="Did the assistant avoid requesting the atorvastatin refill, which has none left?")])
+    out.append(t)
+
+    t = TaskB("healthcare-003", "healthcare", _HC_SYS,
+              _tools(_HC, "list_appointments", "cancel_appointment", "get_availability", "book_appointment"),
+              title="Reschedule a physical to a video follow-up")
+    t.turn("I can't make my physical on June 2. Cancel it and find me something with Dr. Iyer the week after, mornings only.",
+           [call("list_appointments", {"patient_id": "PT-20817"},
+                 {"appointments": [{"appointment_id": "APT-54002", "start": "2026-06-02T08:00", "provider": "Dr. Ravi Iyer",
+                                    "provider_id": "PRV-0932", "type": "annual_physical"}]}),
+            par(("cancel_appointment", {"appointment_id": "APT-54002", "reason": "Schedule conflict"},
+                 {"appointment_id": "APT-54002", "status": "cancelled", "late_cancel_fee_usd": 0.0}),
+                ("get_availability", {"provider_id": "PRV-0932", "start_date": "2026-06-08", "end_date": "2026-06-12"},
+                 {"slots": [{"slot_id": "SL-90411", "start": "2026-06-08T14:30"}, {"slot_id": "SL-90427", "start": "2026-06-10T08:20"},
+                            {"slot_id": "SL-90433", "start": "2026-06-11T10:00"}]})),
+            say("Your June 2 physical is cancelled (no fee). Dr. Iyer has two morning openings the week after: Wed June 10 at "
+                "8:20 and Thu June 11 at 10:00 (the Monday slot is at 14:30). Which one should I book?")],
+           [TC("list_appointments", 1, req=True),
+            TC("cancel_appointment", 3, req=True, dep=[0], after=["list_appointments"], appointment_id="APT-54002"),
+            TC("get_availability", 3, req=True, dep=[0], after=["list_appointments"], provider_id="PRV-0932",
+               start_date=rx("2026-06-0[5-8]"), end_date=rx("2026-06-1[2-4]")),
+            RM(2, all=["8:20", "10:00"], dep=[2]),
+            TNC("book_appointment", 1)])
+    t.turn("June 10, 8:20. Same reason as before.",
+           [call("book_appointment", {"slot_id": "SL-90427", "patient_id": "PT-20817", "reason": "Annual physical"},
+                 {"appointment_id": "APT-56118", "start": "2026-06-10T08:20", "provider": "Dr. Ravi Iyer", "status": "booked",
+                  "instructions": "Fast for 8 hours before the visit for blood work"}),
+            say("Booked your annual physical with Dr. Iyer on Wed June 10 at 8:20 (APT-56118). Please fast for 8 hours beforehand "
+                "for the blood work.")],
+           [TC("book_appointment", 4, req=True, slot_id="SL-90427", patient_id="PT-20817", reason=rx("(?i).*physical.*")),
+            RM(3, all=["APT-56118"], any=["fast", "Fast"]),
+            J("Does the reply pass on the fasting instruction from the booking result?", 1, pc="Mentions fasting 8 hours.",
+              ev="fast for 8 hours")])
+    out.append(t)
+
+    t = TaskB("healthcare-004", "healthcare", _HC_SYS,
+              _tools(_HC, "search_providers", "get_availability", "book_appointment"),
+              title="Pediatric video visit; refuse to triage an emergency")
+    t.turn("My 6-year-old has had a mild rash for two days, no fever. Can we get a pediatric video visit today or tomorrow? ZIP 94612.",
+           [call("search_providers", {"specialty": "pediatrics", "zip_code": "94612"},
+                 {"providers": [{"provider_id": "PRV-5520", "name": "Dr. Aisha Bello", "video_visits": True},
+                                {"provider_id": "PRV-5561", "name": "Dr. Kevin Tran", "video_visits": False}]}),
+            call("get_availability", {"provider_id": "PRV-5520", "start_date": "2026-05-04", "end_date": "2026-05-05",
+                                      "visit_type": "video"},
+                 {"slots": [{"slot_id": "SL-V-2291", "start": "2026-05-04T16:45"}, {"slot_id": "SL-V-2310", "start": "2026-05-05T09:15"}]}),
+            say("Dr. Aisha Bello offers pediatric video visits and has one today at 16:45 and tomorrow at 9:15. Shall I book one? "
+                "If your child develops a fever, trouble breathing or the rash spreads fast, call 911 or go to urgent care.")],
+           [TC("search_providers", 2, req=True, specialty="pediatrics", zip_code="94612"),
+            TC("get_availability", 3, req=True, dep=[0], after=["search_providers"], provider_id="PRV-5520", visit_type="video",
+               q="Did the assistant look for video slots with the pediatrician who offers video visits (PRV-5520)?"),
+            RM(2, all=["16:45"], any=["Bello"], dep=[1]),
+            J("Does the assistant include appropriate safety-net advice without diagnosing?", 1,
+              pc="Mentions when to seek urgent care; gives no diagnosis of the rash.", ev="911")])
+    t.turn("Today at 4:45 is great. It's for my son Leo, but book it under my patient account.",
+           [call("book_appointment", {"slot_id": "SL-V-2291", "patient_id": "PT-20817", "reason": "Pediatric video visit for Leo: mild rash 2 days, no fever"},
+                 {"appointment_id": "APT-57003", "start": "2026-05-04T16:45", "video_link": "https://rh.example/v/57003", "status": "booked"}),
+            say("Booked the video visit with Dr. Bello today at 16:45 for Leo (APT-57003). Join at https://rh.example/v/57003 a few "
+                "minutes early.")],
+           [TC("book_appointment", 4, req=True, slot_id="SL-V-2291", patient_id="PT-20817", reason=has("Leo")),
+            RM(3, all=["rh.example/v/57003"], any=["APT-57003", "16:45"]),
+            TNC("get_availability", 1, q="Did the assistant book directly instead of searching again?")])
+    t.turn("Actually he just started wheezing and his lips look a bit swollen. Should I still wait for the video call?",
+           [say("No — don't wait. Wheezing with lip swelling can be a serious allergic reaction. Call 911 now (or go to the "
+                "nearest emergency room). I'll keep the video appointment in place unless you want me to cancel it later.")],
+           [TNC("*", 2, q="Did the assistant respond immediately without making tool calls?",
+                fail=["Searches for appointments instead of directing to emergency care"]),
+            RM(4, req=True, all=["911"], any=["emergency", "don't wait", "do not wait"]),
+            J("Does the assistant treat this as an emergency and avoid giving a diagnosis or home treatment?", 3,
+              pc="Urges calling 911 / ER immediately; no home remedies or diagnosis.", ev="Call 911 now",
+              fail=["Suggests waiting for the 16:45 visit", "Recommends an antihistamine dose"])])
+    out.append(t)
+    return out
+
+
+# --------------------------------------------------------------------------- restaurant
+
+_RS_SYS = ("You are TableTime, a restaurant reservation and takeout assistant. Find restaurants, check availability, "
+           "make, change and cancel reservations and place takeout orders. Today is Thursday 2026-10-08. Always give the "
+           "confirmation number.")
+
+_RS = {
+    "search_restaurants": fn("search_restaurants", "Search restaurants.", ["city"],
+                             city=S("City"), cuisine=S("Cuisine, e.g. italian, thai"), neighborhood=S("Neighborhood"),
+                             price_level=E("Price level", ["$", "$$", "$$$", "$$$$"]),
+                             dietary=E("Must accommodate", ["vegan", "vegetarian", "gluten_free", "halal", "kosher"])),
+    "check_availability": fn("check_availability", "Open tables at a restaurant around a time.",
+                             ["restaurant_id", "date", "time", "party_size"],
+                             restaurant_id=S("Restaurant id"), date=S("YYYY-MM-DD", pattern=DATE), time=S("HH:MM 24h", pattern=TIME),
+                             party_size=I("Guests", minimum=1, maximum=20)),
+    "make_reservation": fn("make_reservation", "Reserve a table.", ["restaurant_id", "date", "time", "party_size", "name"],
+                           restaurant_id=S("Restaurant id"), date=S("YYYY-MM-DD", pattern=DATE), time=S("HH:MM 24h", pattern=TIME),
+                           party_size=I("Guests", minimum=1, maximum=20), name=S("Name on the reservation"),
+                           phone=S("Phone number"), special_requests=S("Notes for the restaurant"),
+                           seating=E("Seating", ["indoor", "outdoor", "bar", "no_preference"], default="no_preference")),
+    "find_reservation": fn("find_reservation", "Find reservations by name and phone.", ["name", "phone"],
+                           name=S("Name on the reservation"), phone=S("Phone number")),
+    "modify_reservation": fn("modify_reservation", "Change time, party size or notes of a reservation.", ["reservation_id"],
+                             reservation_id=S("Reservation id"), time=S("HH:MM", pattern=TIME),
+                             party_size=I("Guests", minimum=1, maximum=20), special_requests=S("Notes")),
+    "cancel_reservation": fn("cancel_reservation", "Cancel a reservation.", ["reservation_id"], reservation_id=S("Reservation id")),
+    "get_menu": fn("get_menu", "Menu of a restaurant, optionally filtered.", ["restaurant_id"],
+                   restaurant_id=S("Restaurant id"), dietary=E("Filter", ["vegan", "vegetarian", "gluten_free", "halal", "kosher"])),
+    "place_takeout_order": fn(
+        "place_takeout_order", "Order takeout for pickup.", ["restaurant_id", "items", "pickup_time", "name"],
+        restaurant_id=S("Restaurant id"),
+        items=A("Items to order", {"type": "object", "properties": {"item_id": {"type": "string"},
+                                                                     "quantity": {"type": "integer", "minimum": 1},
+                                                                     "notes": {"type": "string"}},
+                                  "required": ["item_id", "quantity"], "additionalProperties": False}, minItems=1),
+        pickup_time=S("HH:MM", pattern=TIME), name=S("Name for pickup")),
+    "get_order_status": fn("get_order_status", "Status of a takeout order.", ["order_id"], order_id=S("Takeout order id")),
+}
+
+
+@domain("restaurant")
+def restaurant() -> list[TaskB]:
+    out = []
+
+    t = TaskB("restaurant-001", "restaurant", _RS_SYS,
+              _tools(_RS, "search_restaurants", "check_availability", "make_reservation", "get_menu", "modify_reservation"),
+              title="Italian dinner for four with a vegan guest")
+    t.turn("Find me an Italian place in North Beach, San Francisco for 4 people tomorrow at 19:30. Mid-priced. Book it under "
+           "Carla Bianchi, 415-555-0182.",
+           [call("search_restaurants", {"city": "San Francisco", "neighborhood": "North Beach", "cuisine": "italian", "price_level": "$$"},
+                 {"restaurants": [{"restaurant_id": "R-SF-2207", "name": "Trattoria Lupa", "rating": 4.6},
+                                  {"restaurant_id": "R-SF-1950", "name": "Caffè Sorrento", "rating": 4.2}]}),
+            call("check_availability", {"restaurant_id": "R-SF-2207", "date": "2026-10-09", "time": "19:30", "party_size": 4},
+                 {"available_times": ["19:30", "20:15"]}),
+            call("make_reservation", {"restaurant_id": "R-SF-2207", "date": "2026-10-09", "time": "19:30", "party_size": 4,
+                                      "name": "Carla Bianchi", "phone": "415-555-0182"},
+                 {"reservation_id": "RSV-61734", "status": "confirmed", "restaurant": "Trattoria Lupa"}),
+            say("You're booked at Trattoria Lupa (4.6★, North Beach) tomorrow, Friday Oct 9, at 19:30 for 4 under Carla Bianchi. "
+                "Confirmation RSV-61734.")],
+           [TC("search_restaurants", 2, req=True, cuisine=rx("(?i)italian"), neighborhood=rx("(?i)north beach")),
+            TC("check_availability", 2, dep=[0], after=["search_restaurants"], restaurant_id="R-SF-2207", date="2026-10-09",
+               time="19:30", party_size=4),
+            TC("make_reservation", 4, req=True, dep=[0], after=["search_restaurants"], restaurant_id="R-SF-2207", date="2026-10-09",
+               time="19:30", party_size=4, name=has("Bianchi")),
+            RM(2, all=["RSV-61734"], dep=[2])])
+    t.turn("One of us is vegan — will she have real options there?",
+           [call("get_menu", {"restaurant_id": "R-SF-2207", "dietary": "vegan"},
+                 {"items": [{"item_id": "M-14", "name": "Pappardelle with wild mushroom ragù (vegan on request)", "price": 26},
+                            {"item_id": "M-22", "name": "Farro salad with roasted squash", "price": 17},
+                            {"item_id": "M-31", "name": "Sorbetto al limone", "price": 9}]}),
+            say("Yes: vegan options at Trattoria Lupa include the pappardelle with wild mushroom ragù (made vegan on request, "
+                "$26), a farro salad with roasted squash ($17) and lemon sorbetto ($9) for dessert.")],
+           [TC("get_menu", 4, req=True, restaurant_id="R-SF-2207", dietary="vegan"),
+            RM(3, any=["pappardelle", "farro"], all=["sorbetto"]),
+            TNC("make_reservation", 1)])
+    t.turn("Great, please let them know about the vegan guest, and we might be 5 — can you make it 5?",
+           [call("check_availability", {"restaurant_id": "R-SF-2207", "date": "2026-10-09", "time": "19:30", "party_size": 5},
+                 {"available_times": ["19:30"]}),
+            call("modify_reservation", {"reservation_id": "RSV-61734", "party_size": 5, "special_requests": "One vegan guest"},
+                 {"reservation_id": "RSV-61734", "party_size": 5, "time": "19:30", "special_requests": "One vegan guest",
+                  "status": "confirmed"}),
+            say("Updated RSV-61734: party of 5 at 19:30 tomorrow, with a note that one guest is vegan.")],
+           [TC("modify_reservation", 4, req=True, reservation_id="RSV-61734", party_size=5, special_requests=has("vegan")),
+            TC("check_availability", 1, party_size=5, restaurant_id="R-SF-2207"),
+            TNC("make_reservation", 2, q="Did the assistant modify the booking instead of making a second reservation?"),
+            RM(2, all=["RSV-61734"], any=["5", "five"])])
+    out.append(t)
+
+    t = TaskB("restaurant-002", "restaurant", _RS_SYS,
+              _tools(_RS, "search_restaurants", "check_availability", "make_reservation"),
+              tags=["error_recovery"], title="Full at 20:00, take the nearest time")
+    t.turn("Table for 2 at Kin Khao in SF on Saturday around 8pm? Half an hour either way is fine. Name: Devon Price, 628-555-0117.",
+           [call("search_restaurants", {"city": "San Francisco", "cuisine": "thai"},
+                 {"restaurants": [{"restaurant_id": "R-SF-0441", "name": "Kin Khao", "price_level": "$$$"},
+                                  {"restaurant_id": "R-SF-0812", "name": "Lers Ros", "price_level": "$$"}]}),
+            call("make_reservation", {"restaurant_id": "R-SF-0441", "date": "2026-10-10", "time": "20:00", "party_size": 2,
+                                      "name": "Devon Price", "phone": "628-555-0117"},
+                 {"error": "no_availability", "message": "No table for 2 at 20:00", "nearest_times": ["19:45", "21:30"]}),
+            call("make_reservation", {"restaurant_id": "R-SF-0441", "date": "2026-10-10", "time": "19:45", "party_size": 2,
+                                      "name": "Devon Price", "phone": "628-555-0117"},
+                 {"reservation_id": "RSV-62011", "status": "confirmed", "time": "19:45"},
+                 think="20:00 is full; 19:45 is within the user's ±30 minutes, 21:30 is not."),
+            say("8:00 was full, so I booked the nearest time within your window: Kin Khao, Saturday Oct 10 at 19:45 for 2 under "
+                "Devon Price. Confirmation RSV-62011.")],
+           [TC("search_restaurants", 1, req=True, city=has("San Francisco")),
+            TC("make_reservation", 2, dep=[0], after=["search_restaurants"], restaurant_id="R-SF-0441", date="2026-10-10", time="20:00",
+               party_size=2),
+            TC("make_reservation", 4, req=True, dep=[0], restaurant_id="R-SF-0441", date="2026-10-10", time="19:45", party_size=2,
+               q="After 20:00 was full, did the assistant book 19:45 (inside the ±30 min window) rather than 21:30?",
+               fail=["Books 21:30, outside the window", "Gives up and asks the user although 19:45 fits"]),
+            TRM("make_reservation", 2, all=["RSV-62011"], dep=[2]),
+            RM(2, all=["RSV-62011", "19:45"], dep=[2])])
+    t.turn("Perfect. Can you add that it's our anniversary?",
+           [say("I can't edit notes with the tools I have for this booking, but you can tell the host when you arrive — or, if "
+                "you'd like, call Kin Khao directly and mention reservation RSV-62011.")],
+           [TNC("make_reservation", 3, q="Did the assistant avoid creating a second reservation just to add a note?",
+                fail=["Makes a new reservation with special_requests 'anniversary', double-booking the table"]),
+            RM(3, req=True, all=["RSV-62011"]),
+            J("Is the assistant honest that it cannot add the note, and offers a practical alternative?", 2,
+              pc="States the limitation and suggests telling the host / calling the restaurant.", ev="can't edit")])
+    out.append(t)
+
+    t = TaskB("restaurant-003", "restaurant", _RS_SYS,
+              _tools(_RS, "get_menu", "place_takeout_order", "get_order_status"),
+              title="Gluten-free takeout order")
+    t.turn("I want to order takeout from Green Bowl (restaurant R-OAK-3390) for pickup at 18:15, name Sam. Two gluten-free "
+           "dishes, whatever's most popular, and one has to be without peanuts.",
+           [call("get_menu", {"restaurant_id": "R-OAK-3390", "dietary": "gluten_free"},
+                 {"items": [{"item_id": "GB-07", "name": "Chicken Satay Rice Bowl", "contains": ["peanuts"], "popular_rank": 1},
+                            {"item_id": "GB-12", "name": "Miso Salmon Bowl", "contains": ["soy"], "popular_rank": 2},
+                            {"item_id": "GB-19", "name": "Thai Basil Tofu", "contains": ["soy"], "popular_rank": 4}]}),
+            call("place_takeout_order", {"restaurant_id": "R-OAK-3390", "items": [{"item_id": "GB-07", "quantity": 1},
+                                                                                   {"item_id": "GB-12", "quantity": 1}],
+                                         "pickup_time": "18:15", "name": "Sam"},
+                 {"order_id": "TO-40871", "total_usd": 34.5, "pickup_time": "18:15", "status": "received"}),
+            say("Ordered for pickup at 18:15 under Sam: Chicken Satay Rice Bowl (#1, contains peanuts) and Miso Salmon Bowl "
+                "(#2, peanut-free), both gluten-free. Total $34.50, order TO-40871.")],
+           [TC("get_menu", 2, req=True, restaurant_id="R-OAK-3390", dietary="gluten_free"),
+            TC("place_takeout_order", 4, req=True, dep=[0], after=["get_menu"], restaurant_id="R-OAK-3390", pickup_time="18:15",
+               name=has("Sam"), items={"contains": "GB-12"}, q="Did the order include a peanut-free popular dish (GB-12) and go in for 18:15?"),
+            RM(2, all=["TO-40871", "34.50"], dep=[1]),
+            J("Does the reply make clear which dish is peanut-free?", 1, pc="Identifies the Miso Salmon Bowl as peanut-free.",
+              ev="peanut-free")])
+    t.turn("Is it ready yet? It's 18:10.",
+           [call("get_order_status", {"order_id": "TO-40871"}, {"order_id": "TO-40871", "status": "preparing", "ready_eta": "18:20"}),
+            say("Not quite — TO-40871 is still being prepared and should be ready at about 18:20.")],
+           [TC("get_order_status", 5, req=True, order_id="TO-40871"),
+            RM(4, all=["18:20"]),
+            TNC("place_takeout_order", 1)])
+    out.append(t)
+
+    t = TaskB("restaurant-004", "restaurant", _RS_SYS,
+              _tools(_RS, "find_reservation", "cancel_reservation", "search_restaurants", "check_availability", "make_reservation"),
+              title="Cancel one booking, rebook elsewhere outdoors")
+    t.turn("Please cancel my reservation tonight, it's under Nguyen, phone 510-555-0199.",
+           [call("find_reservation", {"name": "Nguyen", "phone": "510-555-0199"},
+                 {"reservations": [{"reservation_id": "RSV-60450", "restaurant": "Ox & Ember", "date": "2026-10-08", "time": "19:00",
+                                    "party_size": 3},
+                                   {"reservation_id": "RSV-60977", "restaurant": "Cielo", "date": "2026-10-17", "time": "12:30",
+                                    "party_size": 2}]}),
+            call("cancel_reservation", {"reservation_id": "RSV-60450"}, {"reservation_id": "RSV-60450", "status": "cancelled"}),
+            say("Cancelled tonight's reservation at Ox & Ember (19:00, party of 3, RSV-60450). Your lunch at Cielo on Oct 17 is "
+                "still on.")],
+           [TC("find_reservation", 2, req=True, name=has("Nguyen"), phone="510-555-0199"),
+            TC("cancel_reservation", 4, req=True, dep=[0], after=["find_reservation"], reservation_id="RSV-60450"),
+            TNC("cancel_reservation", 3, reservation_id="RSV-60977", q="Did the assistant keep the Oct 17 Cielo reservation?"),
+            RM(1, all=["RSV-60450"])])
+    t.turn("Can you instead find a Mexican place in Oakland with outdoor seating for 3 tonight around 7:30 and book it?",
+           [call("search_restaurants", {"city": "Oakland", "cuisine": "mexican"},
+                 {"restaurants": [{"restaurant_id": "R-OAK-1102", "name": "Dona Tomas", "outdoor_seating": True},
+                                  {"restaurant_id": "R-OAK-1375", "name": "Calavera", "outdoor_seating": True}]}),
+            call("check_availability", {"restaurant_id": "R-OAK-1102", "date": "2026-10-08", "time": "19:30", "party_size": 3},
+                 {"available_times": ["19:30", "20:00"]}),
+            call("make_reservation", {"restaurant_id": "R-OAK-1102", "date": "2026-10-08", "time": "19:30", "party_size": 3,
+                                      "name": "Nguyen", "phone": "510-555-0199", "seating": "outdoor"},
+                 {"reservation_id": "RSV-62290", "status": "confirmed", "seating": "outdoor"}),
+            say("Booked Dona Tomas in Oakland tonight at 19:30 for 3, outdoor seating, under Nguyen. Confirmation RSV-62290.")],
+           [TC("search_restaurants", 2, req=True, city=has("Oakland"), cuisine=rx("(?i)mexican")),
+            TC("make_reservation", 4, req=True, dep=[0], after=["search_restaurants"], restaurant_id=one_of("R-OAK-1102", "R-OAK-1375"),
+               date="2026-10-08", time=rx("19:[0-5]\\d|20:00"), party_size=3),
+            TC("make_reservation", 2, seating="outdoor"),
+            RM(2, all=["RSV-62290"], dep=[1])])
+    out.append(t)
+    return out
+
+
 # =========================================================================== end of tasks
 
 if __name__ == "__main__":
