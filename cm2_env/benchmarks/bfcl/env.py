@@ -1,0 +1,109 @@
+"""``BFCLMultiTurnEnv``: a :class:`~cm2_env.env.ToolTaskEnv` over one BFCL multi-turn category.
+
+Defaults: tasks from :func:`.loader.load_category`, the real executor (:class:`.executor.BFCLToolExecutor`),
+:class:`.judge.BFCLJudge` for the state items, the official checker as an end-of-episode evaluator
+(``info["evaluations"]["bfcl"]``), 20 steps per turn (bfcl-eval's ``MAXIMUM_STEP_LIMIT``).
+
+What it adds to ToolTaskEnv (miss_func): tools declared in ``task.metadata["tools_available_from_turn"]`` are
+hidden until their turn — calls to them are rejected by validation as unknown tools before it, ``env.tools``
+and ``info["tools"]`` (sent at reset and on every step) list only the tools available in the current turn,
+and the tool session is told the turn (``begin_turn``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Sequence
+
+from ...env import ToolTaskEnv
+from ...tasks.models import Task
+from .episode import active_tools, toolset_for
+from .executor import BFCLToolExecutor
+from .judge import BFCLJudge
+from .loader import load_category
+from .official import BFCLOfficialEvaluator
+
+MAX_STEPS_PER_TURN = 20
+"""bfcl-eval forces a turn to end after 20 model steps (``MAXIMUM_STEP_LIMIT``)."""
+
+
+@lru_cache(maxsize=16)
+def _cached_category(category: str, state_weight: float) -> tuple[Task, ...]:
+    return tuple(load_category(category, state_weight=state_weight))
+
+
+def bfcl_tasks(category: str, *, limit: int | None = None, task_ids: Sequence[str] | None = None,
+               state_weight: float = 0.5) -> list[Task]:
+    """The category's tasks (converted once per process and shared read-only by every env)."""
+    tasks = list(_cached_category(category.removeprefix("multi_turn_"), float(state_weight)))
+    if task_ids is not None:
+        wanted = set(task_ids)
+        tasks = [t for t in tasks if t.id in wanted]
+    return tasks[:limit] if limit is not None else tasks
+
+
+class BFCLMultiTurnEnv(ToolTaskEnv):
+    """One BFCL v4 multi-turn category as a cm2 env (see module docstring)."""
+
+    def __init__(
+        self,
+        category: str = "base",
+        *,
+        limit: int | None = None,
+        task_ids: Sequence[str] | None = None,
+        state_weight: float = 0.5,
+        tasks: Any = None,
+        tool_backend: Any = None,
+        judge: Any = None,
+        evaluators: Sequence[Any] | None = None,
+        max_steps_per_turn: int = MAX_STEPS_PER_TURN,
+        **kwargs: Any,
+    ):
+        """
+        Args:
+            category: ``base``, ``miss_func``, ``miss_param`` or ``long_context``.
+            limit: keep the first N tasks. task_ids: keep these BFCL ids.
+            state_weight: weight of each turn's state item (the ground-truth call items share the rest).
+            tasks, tool_backend, judge, evaluators: override the BFCL defaults (e.g. a task file).
+            **kwargs: any other ToolTaskEnv argument (reward_level, early_stop, ...).
+        """
+        self.category = category.removeprefix("multi_turn_")
+        if tasks is None:
+            tasks = bfcl_tasks(self.category, limit=limit, task_ids=task_ids, state_weight=state_weight)
+        super().__init__(
+            tasks=tasks,
+            tool_backend=tool_backend if tool_backend is not None else BFCLToolExecutor(),
+            judge=judge if judge is not None else BFCLJudge(),
+            evaluators=list(evaluators) if evaluators is not None else [BFCLOfficialEvaluator()],
+            max_steps_per_turn=max_steps_per_turn,
+            **kwargs,
+        )
+
+    # ---------------------------------------------------------------- per-turn tool availability
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        return active_tools(self._ep.task, self._ep.turn) if self._ep else []
+
+    def _sync_turn(self, info: dict[str, Any]) -> None:
+        ep = self._ep
+        if ep is None:
+            return
+        begin = getattr(ep.tool_session, "begin_turn", None)
+        if callable(begin):
+            begin(ep.turn)
+        info["tools"] = active_tools(ep.task, ep.turn)
+
+    async def _run_call(self, ep, call):
+        ep.tools = toolset_for(ep.task, ep.turn)
+        return await super()._run_call(ep, call)
+
+    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = await super().areset(seed=seed, options=options)
+        self._sync_turn(info)
+        return obs, info
+
+    async def astep(self, action: Any):
+        obs, reward, terminated, truncated, info = await super().astep(action)
+        self._sync_turn(info)
+        return obs, reward, terminated, truncated, info
