@@ -127,13 +127,16 @@ def passes(chk, msgs: list[dict]) -> bool:
     raise AssertionError(chk.type)
 
 
-def string_leaves(value) -> list[str]:
+def value_leaves(value) -> list[str]:
+    """Every scalar argument value as it would appear in JSON text (strings bare, numbers as JSON)."""
     if isinstance(value, str):
         return [value]
+    if _num(value):
+        return [json.dumps(value)]
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, list):
-        return [s for v in value for s in string_leaves(v)]
+        return [s for v in value for s in value_leaves(v)]
     return []
 
 
@@ -149,7 +152,7 @@ def has_dependent_turn(task: Task) -> bool:
                 for c in m.get("tool_calls") or []:
                     n_calls += 1
                     args = json.loads(c["function"]["arguments"])
-                    values = [v for v in string_leaves(args) if len(v) >= 3]
+                    values = [v for v in value_leaves(args) if len(v) >= 3]
                     if any(v in r for v in values for r in results_so_far):
                         return n_calls >= 2
     return False

@@ -1992,6 +1992,194 @@ def restaurant() -> list[TaskB]:
     return out
 
 
+# --------------------------------------------------------------------------- real estate / home
+
+_RE_SYS = ("You are HomeBase, an assistant for renters and home buyers. Search listings, schedule viewings, estimate "
+           "mortgages and file maintenance requests for HomeBase-managed rentals. Today is 2026-08-03. State numbers "
+           "exactly as the tools return them.")
+
+_RE = {
+    "search_listings": fn("search_listings", "Search homes for rent or sale.", ["city", "listing_type"],
+                          city=S("City"), listing_type=E("Rent or buy", ["rent", "sale"]),
+                          max_price=N("Max monthly rent or sale price in USD"), min_bedrooms=I("Minimum bedrooms", minimum=0),
+                          pets_allowed=B("Only pet-friendly listings", default=False), neighborhood=S("Neighborhood")),
+    "get_listing": fn("get_listing", "Full details of a listing.", ["listing_id"], listing_id=S("Listing id")),
+    "get_viewing_slots": fn("get_viewing_slots", "Open viewing times of a listing.", ["listing_id", "date"],
+                            listing_id=S("Listing id"), date=S("YYYY-MM-DD", pattern=DATE)),
+    "schedule_viewing": fn("schedule_viewing", "Book a viewing slot.", ["listing_id", "slot_id", "name", "phone"],
+                           listing_id=S("Listing id"), slot_id=S("Slot id from get_viewing_slots"), name=S("Visitor name"),
+                           phone=S("Phone number")),
+    "estimate_mortgage": fn("estimate_mortgage", "Monthly payment estimate (principal, interest, tax, insurance).",
+                            ["home_price", "down_payment", "annual_rate_pct", "term_years"],
+                            home_price=N("Price in USD", exclusiveMinimum=0), down_payment=N("Down payment in USD", minimum=0),
+                            annual_rate_pct=N("Interest rate, percent per year", exclusiveMinimum=0, maximum=20),
+                            term_years=I("Loan term", enum=[10, 15, 20, 30]),
+                            property_tax_annual=N("Annual property tax in USD", minimum=0)),
+    "get_current_rates": fn("get_current_rates", "Today's average mortgage rates.", [],
+                            loan_type=E("Loan type", ["30y_fixed", "15y_fixed", "5_1_arm"], default="30y_fixed")),
+    "get_tenant_lease": fn("get_tenant_lease", "A tenant's lease and unit by email.", ["email"], email=S("Tenant email")),
+    "submit_maintenance_request": fn(
+        "submit_maintenance_request", "File a maintenance request for a unit.", ["unit_id", "category", "description", "urgency"],
+        unit_id=S("Unit id from the lease"), category=E("Category", ["plumbing", "electrical", "heating_cooling", "appliance",
+                                                                      "pest", "locks", "other"]),
+        description=S("What is wrong"), urgency=E("Urgency", ["emergency", "urgent", "routine"]),
+        permission_to_enter=B("Technician may enter when the tenant is out", default=False)),
+    "get_maintenance_request": fn("get_maintenance_request", "Status of a maintenance request.", ["request_id"],
+                                  request_id=S("Request id")),
+}
+
+
+@domain("real_estate")
+def real_estate() -> list[TaskB]:
+    out = []
+
+    t = TaskB("real_estate-001", "real_estate", _RE_SYS,
+              _tools(_RE, "search_listings", "get_listing", "get_viewing_slots", "schedule_viewing"),
+              title="Pet-friendly 2BR rental and a viewing")
+    t.turn("I'm looking for a 2 bedroom to rent in Austin under $2,200 a month. I have a dog.",
+           [call("search_listings", {"city": "Austin", "listing_type": "rent", "max_price": 2200, "min_bedrooms": 2, "pets_allowed": True},
+                 {"listings": [{"listing_id": "LS-ATX-5531", "address": "1408 E 12th St #3", "rent_usd": 1950, "bedrooms": 2},
+                               {"listing_id": "LS-ATX-6017", "address": "77 Riverside Dr #210", "rent_usd": 2150, "bedrooms": 2}]}),
+            say("Two pet-friendly 2-bedrooms under $2,200: 1408 E 12th St #3 at $1,950/month and 77 Riverside Dr #210 at "
+                "$2,150/month. Want details on either?")],
+           [TC("search_listings", 4, req=True, city=has("Austin"), listing_type="rent", max_price=approx(2200, 1), min_bedrooms=2,
+               pets_allowed=True),
+            RM(3, all=["1408 E 12th", "1,950"]),
+            TNC("schedule_viewing", 1)])
+    t.turn("The 12th Street one — is there a pet fee or weight limit? And any parking?",
+           [call("get_listing", {"listing_id": "LS-ATX-5531"},
+                 {"listing_id": "LS-ATX-5531", "pet_policy": {"dogs": True, "max_weight_lb": 50, "pet_deposit_usd": 400,
+                                                               "pet_rent_usd": 35},
+                  "parking": "1 assigned off-street spot", "available_from": "2026-09-01", "laundry": "in unit"}),
+            say("At 1408 E 12th St #3 dogs up to 50 lb are allowed, with a $400 pet deposit plus $35/month pet rent. It comes "
+                "with 1 assigned off-street parking spot, in-unit laundry, and it's available from Sept 1.")],
+           [TC("get_listing", 4, req=True, listing_id="LS-ATX-5531"),
+            RM(3, all=["50", "$400", "$35"]),
+            RM(1, any=["parking", "off-street"]),
+            J("Does the assistant answer all three questions (fee, weight limit, parking)?", 1,
+              pc="All three are addressed.", ev="off-street")])
+    t.turn("My dog is 40 pounds so that works. Book me a viewing this Saturday, any time after noon. Jordan Ellis, 512-555-0143.",
+           [call("get_viewing_slots", {"listing_id": "LS-ATX-5531", "date": "2026-08-08"},
+                 {"slots": [{"slot_id": "VS-1120", "time": "10:30"}, {"slot_id": "VS-1134", "time": "13:00"},
+                            {"slot_id": "VS-1141", "time": "15:30"}]}),
+            call("schedule_viewing", {"listing_id": "LS-ATX-5531", "slot_id": "VS-1134", "name": "Jordan Ellis", "phone": "512-555-0143"},
+                 {"viewing_id": "VW-80231", "date": "2026-08-08", "time": "13:00", "agent": "Marisol Vega"}),
+            say("Viewing booked for Saturday Aug 8 at 13:00 at 1408 E 12th St #3 with agent Marisol Vega (VW-80231).")],
+           [TC("get_viewing_slots", 2, req=True, listing_id="LS-ATX-5531", date="2026-08-08"),
+            TC("schedule_viewing", 4, req=True, dep=[0], after=["get_viewing_slots"], listing_id="LS-ATX-5531",
+               slot_id=one_of("VS-1134", "VS-1141"), name=has("Jordan Ellis"),
+               q="Did the assistant book an afternoon slot (13:00 or 15:30) returned for Saturday?",
+               fail=["Books the 10:30 slot, before noon"]),
+            RM(2, all=["VW-80231"], dep=[1])])
+    out.append(t)
+
+    t = TaskB("real_estate-002", "real_estate", _RE_SYS,
+              _tools(_RE, "get_listing", "get_current_rates", "estimate_mortgage"),
+              title="What would this house cost per month?")
+    t.turn("What would my monthly payment be on listing LS-DEN-2210 with 20% down on a 30-year fixed at today's rate?",
+           [par(("get_listing", {"listing_id": "LS-DEN-2210"},
+                 {"listing_id": "LS-DEN-2210", "address": "2843 Zenobia St, Denver", "price_usd": 615000,
+                  "property_tax_annual_usd": 3420, "hoa_monthly_usd": 0}),
+                ("get_current_rates", {"loan_type": "30y_fixed"}, {"loan_type": "30y_fixed", "rate_pct": 6.125, "as_of": "2026-08-03"})),
+            call("estimate_mortgage", {"home_price": 615000, "down_payment": 123000, "annual_rate_pct": 6.125, "term_years": 30,
+                                       "property_tax_annual": 3420},
+                 {"principal_interest": 2989.46, "tax_monthly": 285.0, "insurance_monthly": 140.0, "total_monthly": 3414.46},
+                 think="20% of 615,000 is 123,000; rate 6.125% from get_current_rates."),
+            say("For 2843 Zenobia St ($615,000) with $123,000 down and a 30-year fixed at today's 6.125%: about $3,414.46/month "
+                "— $2,989.46 principal & interest, $285 property tax and $140 insurance.")],
+           [TC("get_listing", 1, req=True, listing_id="LS-DEN-2210"),
+            TC("get_current_rates", 1, req=True),
+            TC("estimate_mortgage", 4, req=True, dep=[0, 1], after=["get_listing", "get_current_rates"],
+               home_price=approx(615000, 1), down_payment=approx(123000, 1), annual_rate_pct=approx(6.125, 0.001), term_years=30),
+            RM(3, all=["3,414.46"], dep=[2]),
+            J("Does the assistant show how the down payment was derived (20% of the price)?", 1,
+              pc="Mentions $123,000 down (20% of $615,000).", ev="123,000")])
+    t.turn("And if I only put 10% down on a 15-year loan instead? Same rate is fine for a rough idea.",
+           [call("estimate_mortgage", {"home_price": 615000, "down_payment": 61500, "annual_rate_pct": 6.125, "term_years": 15,
+                                       "property_tax_annual": 3420},
+                 {"principal_interest": 4708.22, "tax_monthly": 285.0, "insurance_monthly": 140.0, "pmi_monthly": 230.63,
+                  "total_monthly": 5363.85}),
+            say("With $61,500 down (10%) on a 15-year loan at 6.125%: about $5,363.85/month — $4,708.22 principal & interest, "
+                "$285 tax, $140 insurance and $230.63 PMI because you'd be under 20% down.")],
+           [TC("estimate_mortgage", 5, req=True, home_price=approx(615000, 1), down_payment=approx(61500, 1), term_years=15),
+            RM(3, all=["5,363.85"], any=["PMI", "mortgage insurance"]),
+            TNC("get_listing", 1, q="Did the assistant reuse the listing price instead of fetching the listing again?")])
+    out.append(t)
+
+    t = TaskB("real_estate-003", "real_estate", _RE_SYS,
+              _tools(_RE, "get_tenant_lease", "submit_maintenance_request", "get_maintenance_request"),
+              tags=["error_recovery"], title="Leaking water heater")
+    t.turn("Water is leaking from my water heater closet onto the floor! I'm the tenant at HomeBase, email r.okonkwo@gmail.com.",
+           [call("get_tenant_lease", {"email": "r.okonkwo@gmail.com"},
+                 {"tenant": "Ruth Okonkwo", "unit_id": "UNIT-OAK-0312-B", "address": "3120 Harrison St, Unit B, Oakland"}),
+            call("submit_maintenance_request", {"unit_id": "UNIT-OAK-312-B", "category": "plumbing",
+                                                "description": "Water heater leaking onto the floor", "urgency": "emergency"},
+                 {"error": "unit_not_found", "message": "No unit UNIT-OAK-312-B"}),
+            call("submit_maintenance_request", {"unit_id": "UNIT-OAK-0312-B", "category": "plumbing",
+                                                "description": "Water heater leaking onto the floor", "urgency": "emergency"},
+                 {"request_id": "MR-55017", "status": "dispatched", "technician_eta": "within 2 hours"},
+                 think="I dropped the leading zero in the unit id; use UNIT-OAK-0312-B exactly as the lease returned."),
+            say("I've filed an emergency plumbing request (MR-55017) for 3120 Harrison St, Unit B; a technician is dispatched and "
+                "should arrive within 2 hours. Meanwhile, if you can, turn off the cold-water valve on top of the heater and "
+                "move anything valuable off the floor.")],
+           [TC("get_tenant_lease", 1, req=True, email="r.okonkwo@gmail.com"),
+            TC("submit_maintenance_request", 4, req=True, dep=[0], after=["get_tenant_lease"], unit_id="UNIT-OAK-0312-B",
+               category="plumbing", urgency="emergency",
+               fail=["Uses a unit id not returned by get_tenant_lease", "Files it as routine"]),
+            TRM("submit_maintenance_request", 2, all=["MR-55017"], dep=[1]),
+            RM(2, all=["MR-55017"], any=["2 hours", "two hours"], dep=[1]),
+            J("Does the assistant give a practical safety step while the tenant waits?", 1,
+              pc="Suggests shutting off the water valve or similar immediate mitigation.", ev="cold-water valve")])
+    t.turn("Thanks. I have to leave for work in an hour — can they go in without me? Also is anyone actually on the way?",
+           [call("get_maintenance_request", {"request_id": "MR-55017"},
+                 {"request_id": "MR-55017", "status": "en_route", "technician": "Luis Romero", "eta": "10:40",
+                  "permission_to_enter": False}),
+            say("Yes — technician Luis Romero is en route, ETA 10:40. Your request doesn't yet grant permission to enter; I can't "
+                "change that on an existing request with my tools, so please tell the property office or leave a note, or stay "
+                "until he arrives.")],
+           [TC("get_maintenance_request", 4, req=True, request_id="MR-55017"),
+            RM(3, all=["Luis Romero"], any=["10:40"]),
+            TNC("submit_maintenance_request", 1, q="Did the assistant avoid filing a duplicate request?"),
+            J("Does the assistant answer the permission-to-enter question honestly?", 2,
+              pc="Says permission is not on file and explains what the tenant can do.", ev="permission to enter")])
+    out.append(t)
+
+    t = TaskB("real_estate-004", "real_estate", _RE_SYS,
+              _tools(_RE, "search_listings", "get_listing", "get_viewing_slots", "schedule_viewing"),
+              tags=["error_recovery"], title="Condo viewing; the slot gets taken")
+    t.turn("Show me condos for sale in the Pearl District, Portland, max $550k, at least 1 bedroom.",
+           [call("search_listings", {"city": "Portland", "listing_type": "sale", "neighborhood": "Pearl District", "max_price": 550000,
+                                     "min_bedrooms": 1},
+                 {"listings": [{"listing_id": "LS-PDX-7719", "address": "1200 NW Marshall St #804", "price_usd": 529000, "bedrooms": 2},
+                               {"listing_id": "LS-PDX-7302", "address": "311 NW 12th Ave #505", "price_usd": 449000, "bedrooms": 1}]}),
+            call("get_listing", {"listing_id": "LS-PDX-7719"},
+                 {"listing_id": "LS-PDX-7719", "hoa_monthly_usd": 712, "sqft": 1104, "year_built": 2008, "open_house": "2026-08-09"}),
+            say("Two matches: 1200 NW Marshall St #804 — 2 bd, 1,104 sq ft, $529,000 (HOA $712/month, open house Aug 9); and "
+                "311 NW 12th Ave #505 — 1 bd, $449,000.")],
+           [TC("search_listings", 4, req=True, listing_type="sale", city=has("Portland"), max_price=approx(550000, 1), min_bedrooms=1),
+            TC("get_listing", 1, dep=[0], after=["search_listings"], listing_id=one_of("LS-PDX-7719", "LS-PDX-7302")),
+            RM(3, all=["529,000", "449,000"], dep=[0])])
+    t.turn("Book me a viewing of the Marshall St one on 2026-08-06 at 17:00. Nia Brooks, 503-555-0160.",
+           [call("get_viewing_slots", {"listing_id": "LS-PDX-7719", "date": "2026-08-06"},
+                 {"slots": [{"slot_id": "VS-3310", "time": "17:00"}, {"slot_id": "VS-3316", "time": "18:00"}]}),
+            call("schedule_viewing", {"listing_id": "LS-PDX-7719", "slot_id": "VS-3310", "name": "Nia Brooks", "phone": "503-555-0160"},
+                 {"error": "slot_taken", "message": "VS-3310 was just booked by someone else"}),
+            say("The 17:00 slot on Aug 6 was just taken by someone else. The next opening that day is 18:00 — want that one?")],
+           [TC("get_viewing_slots", 2, req=True, listing_id="LS-PDX-7719", date="2026-08-06"),
+            TC("schedule_viewing", 3, req=True, dep=[0], after=["get_viewing_slots"], listing_id="LS-PDX-7719", slot_id="VS-3310"),
+            RM(3, all=["18:00"], any=["taken", "booked by someone"]),
+            TNC("schedule_viewing", 1, slot_id="VS-3316", q="Did the assistant ask before booking a different time?")])
+    t.turn("Yes, 6pm works.",
+           [call("schedule_viewing", {"listing_id": "LS-PDX-7719", "slot_id": "VS-3316", "name": "Nia Brooks", "phone": "503-555-0160"},
+                 {"viewing_id": "VW-90412", "date": "2026-08-06", "time": "18:00", "agent": "Pete Larsen"}),
+            say("Booked: viewing of 1200 NW Marshall St #804 on Thursday Aug 6 at 18:00 with agent Pete Larsen (VW-90412).")],
+           [TC("schedule_viewing", 5, req=True, listing_id="LS-PDX-7719", slot_id="VS-3316", name=has("Nia Brooks")),
+            TRM("schedule_viewing", 2, all=["VW-90412"]),
+            RM(3, all=["VW-90412"])])
+    out.append(t)
+    return out
+
+
 # =========================================================================== end of tasks
 
 if __name__ == "__main__":
