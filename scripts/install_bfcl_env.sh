@@ -28,7 +28,10 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 "${PIP[@]}" install -q "${BFCL_EXTRA_PACKAGES[@]}"
-"${PIP[@]}" install -q -e "$REPO_ROOT" "${TEST_PACKAGES[@]}"
+# compat mode (a plain path entry) so packages the repo gains later import without reinstalling; setuptools
+# deprecates it, so fall back to the default (strict) editable mode — then rerun this script after adding packages
+"${PIP[@]}" install -q -e "$REPO_ROOT" --config-settings editable_mode=compat "${TEST_PACKAGES[@]}" \
+  || "${PIP[@]}" install -q -e "$REPO_ROOT" "${TEST_PACKAGES[@]}"
 "${PIP[@]}" install -q --no-deps "bfcl-eval==$BFCL_VERSION"
 
 # Smoke check: the pieces the adapter imports must import without any provider SDK.

@@ -1,0 +1,151 @@
+"""Run an agent on BFCL v4 multi-turn categories: official accuracy and mean checklist score per category.
+
+    cm2 eval bfcl --category base --agent reference --out runs/bfcl_ref.jsonl
+    cm2 eval bfcl --category all --agent perturbed --limit 20 --out runs/bfcl_pert.jsonl
+
+Writes one JSON line per episode (the ``cm2 run`` record: transcript, verdicts, turn scores, ``score``, and the
+official verdict under ``evaluations.bfcl``); reruns resume. Needs bfcl-eval (scripts/install_bfcl_env.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from ._bfcl import CATEGORIES
+
+ENV_IDS = {
+    "base": "cm2/BFCL-MultiTurn-Base-v0",
+    "miss_func": "cm2/BFCL-MultiTurn-MissFunc-v0",
+    "miss_param": "cm2/BFCL-MultiTurn-MissParam-v0",
+    "long_context": "cm2/BFCL-MultiTurn-LongContext-v0",
+}
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--category", default="base",
+                   help=f"comma-separated categories or 'all' ({', '.join(CATEGORIES)})")
+    p.add_argument("--agent", default="reference", help="agent name (reference, perturbed, openai, ...)")
+    p.add_argument("--agent-arg", action="append", default=[], metavar="KEY=VALUE", help="agent kwarg (JSON values)")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env kwarg (JSON values)")
+    p.add_argument("--limit", type=int, default=None, help="first N tasks of each category")
+    p.add_argument("--tasks", default=None, help="task selector (id globs, comma-separated)")
+    p.add_argument("--concurrency", type=int, default=8, help="episodes in flight at once")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output JSONL (appended; reruns resume)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _kv(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def categories_of(spec: str) -> list[str]:
+    cats = list(CATEGORIES) if spec.strip() == "all" else [c.strip().removeprefix("multi_turn_") for c in spec.split(",") if c.strip()]
+    unknown = [c for c in cats if c not in CATEGORIES]
+    if unknown:
+        raise SystemExit(f"unknown BFCL category {unknown}; choose from {', '.join(CATEGORIES)} or 'all'")
+    return cats
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Official accuracy, mean checklist score and per-task agreement of a set of episode records.
+
+    Agreement: the official verdict (valid) and the checklist (score == 1.0) say the same thing.
+    """
+    n = len(records)
+    official = [(r.get("evaluations") or {}).get("bfcl") or {} for r in records]
+    valid = [bool(o.get("valid")) for o in official]
+    scores = [r.get("score") for r in records]
+    perfect = [s is not None and s >= 1.0 - 1e-9 for s in scores]
+    checker_errors = sum(1 for o in official if o.get("checker_error") or not o or "error" in o and "valid" not in o)
+    return {
+        "episodes": n,
+        "official_accuracy": sum(valid) / n if n else None,
+        "mean_checklist_score": sum(s or 0.0 for s in scores) / n if n else None,
+        "checklist_perfect": sum(perfect) / n if n else None,
+        "agreement": sum(v == p for v, p in zip(valid, perfect)) / n if n else None,
+        "official_pass_checklist_imperfect": sum(v and not p for v, p in zip(valid, perfect)),
+        "official_fail_checklist_perfect": sum(p and not v for v, p in zip(valid, perfect)),
+        "checker_errors": checker_errors,
+        "unscored": sum(s is None for s in scores),
+    }
+
+
+def format_table(rows: dict[str, dict[str, Any]]) -> str:
+    head = f"{'category':<14} {'eps':>5} {'official acc':>12} {'checklist':>10} {'perfect':>8} {'agree':>7} {'off+/ck-':>9} {'off-/ck+':>9} {'chk err':>8}"
+    lines = [head, "-" * len(head)]
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    for name, s in rows.items():
+        lines.append(
+            f"{name:<14} {s['episodes']:>5} {pct(s['official_accuracy']):>12} "
+            f"{'n/a' if s['mean_checklist_score'] is None else format(s['mean_checklist_score'], '.4f'):>10} "
+            f"{pct(s['checklist_perfect']):>8} {pct(s['agreement']):>7} {s['official_pass_checklist_imperfect']:>9} "
+            f"{s['official_fail_checklist_perfect']:>9} {s['checker_errors']:>8}"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import cm2_env
+    from agents import AGENTS
+    from cm2_env.rollout import plan_episodes, read_done_keys, run_rollouts
+    from cm2_env.tasks.suites import select_tasks
+
+    cats = categories_of(args.category)
+    agent_kwargs = _kv(args.agent_arg)
+    if args.agent == "perturbed":
+        agent_kwargs.setdefault("seed", args.seed)
+    factory = AGENTS.get(args.agent)
+    env_kwargs = _kv(args.env_arg)
+    out = Path(args.out)
+    rows: dict[str, dict[str, Any]] = {}
+    all_records: list[dict[str, Any]] = []
+    for cat in cats:
+        kwargs = dict(env_kwargs)
+        if args.limit is not None:
+            kwargs["limit"] = args.limit
+        probe = cm2_env.make(ENV_IDS[cat], **kwargs)
+        tasks = select_tasks(probe.tasks, args.tasks) if args.tasks else probe.tasks
+        if args.tasks:
+            kwargs["task_ids"] = [t.id for t in tasks]
+        specs = plan_episodes(tasks, None, 1, args.seed)
+        keys = {s.key for s in specs}
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(specs), desc=f"bfcl {cat} · {args.agent}", unit="ep", disable=args.quiet)
+        bar.update(len(read_done_keys(out) & keys))
+
+        def on_record(rec: dict[str, Any]) -> None:
+            bar.update(1)
+
+        asyncio.run(run_rollouts(lambda: cm2_env.make(ENV_IDS[cat], **kwargs), lambda: factory(**agent_kwargs),
+                                 specs, out, args.concurrency, on_record))
+        bar.close()
+        records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = list({r["episode_key"]: r for r in records if r.get("episode_key") in keys}.values())
+        rows[cat] = summarize(records)
+        all_records.extend(records)
+    if len(rows) > 1:
+        rows["overall"] = summarize(all_records)
+    print(format_table(rows))
+    print(f"{len(all_records)} episode(s) recorded in {out}")
+    print("official acc: bfcl-eval multi_turn_checker verdict; checklist: mean cm2 checklist score; perfect: share "
+          "with checklist 1.0; agree: official valid == checklist perfect; off+/ck-, off-/ck+: disagreements.")
+    return 0
