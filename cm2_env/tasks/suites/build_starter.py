@@ -2180,6 +2180,189 @@ def real_estate() -> list[TaskB]:
     return out
 
 
+# --------------------------------------------------------------------------- IT helpdesk
+
+_IT_SYS = ("You are the IT service desk assistant at Contoso. You can look up employees, unlock accounts, reset "
+           "passwords, check service status, manage group access and software requests, and open tickets. Verify the "
+           "employee with lookup_user before changing anything on their account. Never reveal passwords in chat.")
+
+_IT = {
+    "lookup_user": fn("lookup_user", "Find an employee by email.", ["email"], email=S("Work email")),
+    "get_account_status": fn("get_account_status", "Lock state, password age and MFA of an account.", ["user_id"],
+                             user_id=S("User id from lookup_user")),
+    "unlock_account": fn("unlock_account", "Unlock a locked account.", ["user_id"], user_id=S("User id")),
+    "reset_password": fn("reset_password", "Send a one-time password-reset link.", ["user_id", "delivery"],
+                         user_id=S("User id"), delivery=E("Where to send the link", ["sms", "personal_email", "manager"])),
+    "check_service_status": fn("check_service_status", "Health of a company service.", ["service"],
+                               service=E("Service", ["email", "vpn", "wifi", "sso", "file_share", "printing", "chat"])),
+    "create_ticket": fn("create_ticket", "Open a service-desk ticket.", ["user_id", "category", "priority", "summary"],
+                        user_id=S("Requester user id"), category=E("Category", ["access", "hardware", "software", "network",
+                                                                                 "account", "other"]),
+                        priority=E("Priority", ["low", "medium", "high", "critical"]), summary=S("One-line summary"),
+                        related_incident=S("Known incident id, if any")),
+    "get_ticket": fn("get_ticket", "Status of a ticket.", ["ticket_id"], ticket_id=S("Ticket id")),
+    "search_groups": fn("search_groups", "Find access groups by keyword.", ["query"], query=S("Keyword")),
+    "request_group_access": fn("request_group_access", "Request membership of a group (may need approval).", ["user_id", "group_id"],
+                               user_id=S("User id"), group_id=S("Group id from search_groups"),
+                               justification=S("Business reason")),
+    "search_software": fn("search_software", "Search the approved software catalog.", ["name"], name=S("Software name")),
+    "request_software": fn("request_software", "Request installation of catalog software on the user's device.",
+                           ["user_id", "software_id", "device_id"], user_id=S("User id"), software_id=S("Catalog id"),
+                           device_id=S("Device id from lookup_user")),
+}
+
+
+@domain("it_helpdesk")
+def it_helpdesk() -> list[TaskB]:
+    out = []
+
+    t = TaskB("it_helpdesk-001", "it_helpdesk", _IT_SYS,
+              _tools(_IT, "lookup_user", "get_account_status", "unlock_account", "reset_password", "check_service_status",
+                     "create_ticket"),
+              title="Locked out, then VPN trouble")
+    t.turn("I'm locked out of my account after too many tries. I'm Benedikt Maier, benedikt.maier@contoso.com. I also "
+           "forgot the password.",
+           [call("lookup_user", {"email": "benedikt.maier@contoso.com"},
+                 {"user_id": "U-40918", "name": "Benedikt Maier", "department": "Finance", "device_id": "LT-FIN-2231"}),
+            call("get_account_status", {"user_id": "U-40918"},
+                 {"user_id": "U-40918", "locked": True, "failed_attempts": 6, "mfa_phone_last4": "3307"}),
+            par(("unlock_account", {"user_id": "U-40918"}, {"user_id": "U-40918", "locked": False}),
+                ("reset_password", {"user_id": "U-40918", "delivery": "sms"},
+                 {"user_id": "U-40918", "sent_to": "phone ending 3307", "link_expires_minutes": 15})),
+            say("Your account is unlocked, and a password-reset link was texted to your phone ending 3307 — it expires in 15 "
+                "minutes. Choose a new password there, then sign in again.")],
+           [TC("lookup_user", 2, req=True, email="benedikt.maier@contoso.com"),
+            TC("unlock_account", 3, req=True, dep=[0], after=["lookup_user"], user_id="U-40918"),
+            TC("reset_password", 3, req=True, dep=[0], after=["lookup_user"], user_id="U-40918", delivery=one_of("sms", "personal_email")),
+            RM(2, all=["3307"], any=["15 minutes", "unlocked"]),
+            J("Does the assistant avoid revealing or asking for the password in chat?", 1,
+              pc="No password appears or is requested in the conversation.", ev="reset link",
+              fail=["Asks the user to type the old password", "Suggests a temporary password in the chat"])])
+    t.turn("Thanks, I'm in. But now the VPN keeps disconnecting every few minutes from home.",
+           [call("check_service_status", {"service": "vpn"},
+                 {"service": "vpn", "status": "degraded", "incident_id": "INC-7734",
+                  "note": "Intermittent drops on the EU gateway; fix in progress"}),
+            call("create_ticket", {"user_id": "U-40918", "category": "network", "priority": "medium",
+                                   "summary": "VPN disconnects every few minutes from home", "related_incident": "INC-7734"},
+                 {"ticket_id": "TCK-120455", "status": "open", "linked_incident": "INC-7734"}),
+            say("There's a known VPN problem right now (incident INC-7734: intermittent drops on the EU gateway, fix in "
+                "progress). I opened ticket TCK-120455 for you and linked it to the incident, so you'll be notified when it's "
+                "resolved.")],
+           [TC("check_service_status", 3, req=True, service="vpn"),
+            TC("create_ticket", 3, req=True, dep=[0], after=["check_service_status"], user_id="U-40918", category="network",
+               related_incident="INC-7734"),
+            RM(3, all=["INC-7734", "TCK-120455"], dep=[1]),
+            TNC("reset_password", 1, q="Did the assistant avoid another password reset?")])
+    t.turn("Is there anything I can do in the meantime? I have a deadline today.",
+           [say("While INC-7734 is being fixed you can use the web apps through the SSO portal without VPN, or connect to the "
+                "US gateway if your VPN client offers a gateway choice. I'll leave ticket TCK-120455 open so you get the update.")],
+           [TNC("*", 2, q="Did the assistant answer without unnecessary tool calls?"),
+            RM(3, req=True, any=["TCK-120455", "INC-7734"]),
+            J("Does the assistant offer a concrete, plausible workaround without inventing facts about the incident?", 3,
+              pc="Suggests a workaround (e.g. web/SSO access, other gateway) and does not claim a fix time.", ev="SSO portal")])
+    out.append(t)
+
+    t = TaskB("it_helpdesk-002", "it_helpdesk", _IT_SYS,
+              _tools(_IT, "lookup_user", "search_groups", "request_group_access", "get_ticket"),
+              tags=["error_recovery"], title="Access to the finance reports share")
+    t.turn("Hi, I need access to the finance-reports share for the quarterly close. aiko.tanaka@contoso.com. Group is fin-reports I think.",
+           [call("lookup_user", {"email": "aiko.tanaka@contoso.com"},
+                 {"user_id": "U-33150", "name": "Aiko Tanaka", "department": "Accounting", "manager": "Rosa Delgado"}),
+            call("request_group_access", {"user_id": "U-33150", "group_id": "fin-reports",
+                                          "justification": "Quarterly close"},
+                 {"error": "group_not_found", "message": "No group with id fin-reports"}),
+            call("search_groups", {"query": "finance reports"},
+                 {"groups": [{"group_id": "GRP-FS-FINRPT-RO", "name": "Finance Reports (read-only)"},
+                             {"group_id": "GRP-FS-FINRPT-RW", "name": "Finance Reports (edit)"}]}),
+            call("request_group_access", {"user_id": "U-33150", "group_id": "GRP-FS-FINRPT-RO", "justification": "Quarterly close"},
+                 {"request_id": "ACR-5120", "status": "pending_approval", "approver": "Rosa Delgado"},
+                 think="Read-only is the least privilege that covers reading the reports."),
+            say("There's no group called fin-reports; the share is controlled by 'Finance Reports (read-only)'. I requested "
+                "read-only access for you (ACR-5120); it's pending approval from your manager Rosa Delgado. If you need to edit "
+                "files, tell me and I'll request the edit group instead.")],
+           [TC("lookup_user", 1, req=True, email="aiko.tanaka@contoso.com"),
+            TC("search_groups", 2, req=True, query=rx("(?i).*fin.*")),
+            TC("request_group_access", 4, req=True, dep=[0, 1], after=["search_groups"], user_id="U-33150",
+               group_id=one_of("GRP-FS-FINRPT-RO", "GRP-FS-FINRPT-RW")),
+            TRM("request_group_access", 1, all=["ACR-5120"], dep=[2]),
+            RM(2, all=["ACR-5120"], any=["Rosa Delgado", "approval"], dep=[2]),
+            J("Does the assistant choose least privilege (read-only) or explain the choice between read-only and edit?", 1,
+              pc="Requests read-only and/or explains the two options.", ev="read-only")])
+    t.turn("Read-only is fine. Can you check whether Rosa approved it yet? The request was ACR-5120.",
+           [call("get_ticket", {"ticket_id": "ACR-5120"},
+                 {"ticket_id": "ACR-5120", "status": "approved", "approved_by": "Rosa Delgado", "effective": "within 30 minutes"}),
+            say("Good news: Rosa Delgado approved ACR-5120. Access to the Finance Reports share takes effect within 30 minutes — "
+                "sign out and back in if it doesn't show up.")],
+           [TC("get_ticket", 4, req=True, ticket_id="ACR-5120"),
+            RM(4, all=["approved"], any=["30 minutes"]),
+            TNC("request_group_access", 1, q="Did the assistant avoid submitting a duplicate request?")])
+    out.append(t)
+
+    t = TaskB("it_helpdesk-003", "it_helpdesk", _IT_SYS,
+              _tools(_IT, "lookup_user", "search_software", "request_software", "get_ticket"),
+              title="Install Tableau on a laptop")
+    t.turn("Can I get Tableau installed on my laptop? marcus.lee@contoso.com",
+           [call("lookup_user", {"email": "marcus.lee@contoso.com"},
+                 {"user_id": "U-51877", "name": "Marcus Lee", "device_id": "LT-MKT-0459", "department": "Marketing"}),
+            call("search_software", {"name": "Tableau"},
+                 {"results": [{"software_id": "SW-TBL-DESK-2026", "name": "Tableau Desktop 2026.1", "license": "named",
+                               "cost_center_approval": True},
+                              {"software_id": "SW-TBL-READER", "name": "Tableau Reader", "license": "free"}]}),
+            say("Tableau Desktop 2026.1 needs a named license with cost-center approval; Tableau Reader is free but can only "
+                "open workbooks. Do you need to build dashboards (Desktop) or just view them (Reader)?")],
+           [TC("lookup_user", 2, req=True, email="marcus.lee@contoso.com"),
+            TC("search_software", 3, req=True, name=has("tableau")),
+            TNC("request_software", 2, q="Did the assistant clarify which edition before requesting an install?"),
+            RM(2, all=["Desktop", "Reader"]),
+            J("Does the assistant explain the license difference that matters for the choice?", 1,
+              pc="Mentions that Desktop needs approval/license and Reader is free/view-only.", ev="named license")])
+    t.turn("Desktop, I build dashboards for campaigns. Who has to approve it?",
+           [call("request_software", {"user_id": "U-51877", "software_id": "SW-TBL-DESK-2026", "device_id": "LT-MKT-0459"},
+                 {"request_id": "SWR-88410", "status": "pending_approval", "approver": "Marketing cost center owner"}),
+            call("get_ticket", {"ticket_id": "SWR-88410"},
+                 {"ticket_id": "SWR-88410", "status": "pending_approval", "approver": "Hannah Schmidt",
+                  "cost_center": "MKT-410", "sla_days": 2}),
+            say("Requested Tableau Desktop 2026.1 for your laptop LT-MKT-0459 (SWR-88410). It's waiting for Hannah Schmidt, "
+                "owner of cost center MKT-410 (usually within 2 business days); it installs automatically once approved.")],
+           [TC("request_software", 5, req=True, user_id="U-51877", software_id="SW-TBL-DESK-2026", device_id="LT-MKT-0459"),
+            TC("get_ticket", 2, dep=[0], after=["request_software"], ticket_id="SWR-88410"),
+            RM(3, all=["SWR-88410", "Hannah Schmidt"], dep=[1]),
+            TNC("request_software", 1, software_id="SW-TBL-READER")])
+    out.append(t)
+
+    t = TaskB("it_helpdesk-004", "it_helpdesk", _IT_SYS,
+              _tools(_IT, "lookup_user", "check_service_status", "create_ticket", "get_ticket"),
+              title="Printer outage affecting a floor")
+    t.turn("None of the printers on the 3rd floor are working and we have board packs to print in an hour. I'm "
+           "olivia.grant@contoso.com.",
+           [par(("lookup_user", {"email": "olivia.grant@contoso.com"},
+                 {"user_id": "U-20044", "name": "Olivia Grant", "department": "Executive Office", "location": "HQ-3"}),
+                ("check_service_status", {"service": "printing"}, {"service": "printing", "status": "operational"})),
+            call("create_ticket", {"user_id": "U-20044", "category": "hardware", "priority": "high",
+                                   "summary": "All 3rd floor printers (HQ-3) not printing; board packs due in 1 hour"},
+                 {"ticket_id": "TCK-120511", "status": "assigned", "assignee": "Desk-side team HQ", "sla_minutes": 30}),
+            say("The print service itself is up, so this looks local to the 3rd floor. I opened high-priority ticket TCK-120511; "
+                "the HQ desk-side team is assigned with a 30-minute response target. If it's urgent, the 2nd-floor printers "
+                "should work in the meantime.")],
+           [TC("lookup_user", 1, req=True, email="olivia.grant@contoso.com"),
+            TC("check_service_status", 2, service="printing"),
+            TC("create_ticket", 4, req=True, dep=[0], after=["lookup_user"], user_id="U-20044", category=one_of("hardware", "network"),
+               priority=one_of("high", "critical"), summary=rx("(?i).*(3rd|third).*")),
+            RM(2, all=["TCK-120511"], any=["30-minute", "30 minute", "30 min"], dep=[2])])
+    t.turn("It's been 40 minutes and nobody came. What's going on?",
+           [call("get_ticket", {"ticket_id": "TCK-120511"},
+                 {"ticket_id": "TCK-120511", "status": "in_progress", "assignee": "Desk-side team HQ",
+                  "last_update": "Technician on site, print server queue for HQ-3 restarted; testing now"}),
+            say("Sorry for the wait. TCK-120511 is in progress: a technician is on site and has restarted the HQ-3 print queue "
+                "and is testing now. Try printing again in a couple of minutes.")],
+           [TC("get_ticket", 5, req=True, ticket_id="TCK-120511"),
+            RM(3, any=["on site", "restarted"]),
+            TNC("create_ticket", 1, q="Did the assistant avoid opening a duplicate ticket?"),
+            J("Does the assistant acknowledge the delay empathetically?", 1, pc="Apologises or acknowledges the wait.", ev="Sorry")])
+    out.append(t)
+    return out
+
+
 # =========================================================================== end of tasks
 
 if __name__ == "__main__":
