@@ -29,6 +29,7 @@ history (Qwen3 drops the ``<think>`` block of assistant messages before the last
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -66,16 +67,10 @@ def _plain(value: Any) -> Any:
 
 
 def make_env(env_id: str, **kwargs: Any):
-    """Build the unwrapped cm2 env for ``env_id`` (``cm2_env.make`` when the package provides it)."""
+    """Build the unwrapped cm2 env for ``env_id`` through the cm2 registry (``envs_registry.yaml``)."""
     import cm2_env
 
-    maker = getattr(cm2_env, "make", None)
-    if maker is not None:
-        env = maker(env_id, **kwargs)
-    else:  # registry via gymnasium
-        import gymnasium as gym
-
-        env = gym.make(env_id, **kwargs)
+    env = cm2_env.make(env_id, **kwargs)
     return getattr(env, "unwrapped", env)
 
 
@@ -145,7 +140,10 @@ class CM2AgentLoop(AgentLoopBase):
 
     def _env_spec(self, extra_info: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
         env_id = extra_info.get("env_id") or self.default_env_id
-        env_kwargs = {**self.default_env_kwargs, **_plain(extra_info.get("env_kwargs") or {})}
+        row_kwargs = _plain(extra_info.get("env_kwargs") or {})
+        if isinstance(row_kwargs, str):  # `cm2 data to-verl` stores them as JSON text (parquet-friendly)
+            row_kwargs = json.loads(row_kwargs) if row_kwargs.strip() else {}
+        env_kwargs = {**self.default_env_kwargs, **row_kwargs}
         task_id = extra_info.get("task_id")
         if not task_id:
             raise ValueError("cm2 agent loop: the dataset row has no extra_info.task_id (build it with `cm2 data to-verl`)")

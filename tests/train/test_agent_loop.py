@@ -1,0 +1,295 @@
+"""End-to-end CPU tests of the cm2 agent loop inside verl's own AgentLoopWorker.
+
+Rows come from ``cm2 data to-verl`` and are loaded with verl's ``RLHFDataset``; the batch is repeated per
+rollout (GRPO group) exactly like verl's trainer does; verl's worker instantiates our loop from the
+agent-loop registry file, runs it, pads the outputs and builds ``rm_scores`` from ``reward_score``. A tiny
+Qwen2 model + tokenizer are built locally by the test (no download).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import PERFECT_SCRIPT, WEATHER_TOOLS, compose_grpo, tool_call_text
+from servers import HFServer, ScriptedServer
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _config(model_dir: Path, data_dir: Path, *extra: str):
+    from train.grpo import prepare_config
+
+    cfg = compose_grpo(
+        [
+            f"actor_rollout_ref.model.path={model_dir}",
+            f"data.train_files={data_dir / 'train.parquet'}",
+            f"data.val_files={data_dir / 'val.parquet'}",
+            "data.max_prompt_length=1024",
+            "data.max_response_length=1536",
+            "cm2.record_messages=true",
+            "actor_rollout_ref.rollout.n=3",
+            *extra,
+        ]
+    )
+    return prepare_config(cfg)
+
+
+def _batch(cfg, tokenizer, n: int, split: str = "train"):
+    """Rows → verl's RLHFDataset → collate → uid per prompt → repeat n (interleaved), as in verl's trainer."""
+    from verl.protocol import DataProto
+    from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn
+
+    files = cfg.data.train_files if split == "train" else cfg.data.val_files
+    ds = RLHFDataset(data_files=[files], tokenizer=tokenizer, config=cfg.data)
+    batch_dict = collate_fn([ds[i] for i in range(len(ds))])
+    batch_dict["uid"] = np.array([str(uuid.uuid4()) for _ in range(len(ds))], dtype=object)
+    batch = DataProto.from_single_dict(batch_dict)
+    return batch.repeat(repeat_times=n, interleave=True)
+
+
+def _worker(cfg, server):
+    from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
+
+    return AgentLoopWorker(cfg, llm_client=server, teacher_client=None, reward_loop_worker_handles=None)
+
+
+@pytest.fixture
+def weather_data(tmp_path, weather_task_file):
+    from cm2_env.data.to_verl import to_verl
+
+    out = tmp_path / "verl"
+    summary = to_verl(str(weather_task_file), out, val_fraction=0.0, seed=0)
+    assert summary["train_rows"] == 1
+    return out
+
+
+def _segments(mask: list[int]) -> list[tuple[int, int, int]]:
+    """(value, start, end) runs of a 0/1 mask."""
+    runs, start = [], 0
+    for i in range(1, len(mask) + 1):
+        if i == len(mask) or mask[i] != mask[start]:
+            runs.append((mask[start], start, i))
+            start = i
+    return runs
+
+
+def _raw_conversation(messages: list[dict], texts: list[str]) -> list[dict]:
+    """The env's conversation with each assistant message replaced by the raw text the model generated."""
+    it = iter(texts)
+    out = []
+    for m in messages:
+        if m["role"] == "assistant":
+            out.append({"role": "assistant", "content": next(it)})
+        else:
+            out.append(m)
+    return out
+
+
+def _run(worker, batch):
+    import asyncio
+
+    return asyncio.run(worker.generate_sequences(batch))
+
+
+def _one_sample(output, i: int) -> dict:
+    """Unpad sample i of the worker's DataProto output."""
+    b = output.batch
+    attn = b["attention_mask"][i]
+    p_len = b["prompts"].shape[1]
+    prompt = b["prompts"][i][attn[:p_len].bool()].tolist()
+    r_attn = attn[p_len:].bool()
+    response = b["responses"][i][r_attn].tolist()
+    mask = b["response_mask"][i][r_attn].tolist()
+    return {
+        "prompt": prompt,
+        "response": response,
+        "mask": mask,
+        "rm": b["rm_scores"][i],
+        "logprobs": b["rollout_log_probs"][i][r_attn].tolist() if "rollout_log_probs" in b.keys() else None,
+        "extra": {k: output.non_tensor_batch[k][i] for k in ("turn_scores", "turn_token_ends", "cm2")},
+        "num_turns": int(output.non_tensor_batch["__num_turns__"][i]),
+    }
+
+
+def _replay_score(task_file: Path, texts: list[str]) -> float:
+    """Score the same assistant texts in a fresh env (what the env's checklist says about them)."""
+    import cm2_env
+
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=str(task_file))
+    env.reset(options={"task_id": "weather-001", "group_key": "replay"})
+    info = {}
+    for t in texts:
+        _, _, term, trunc, info = env.step(t)
+        if term or trunc:
+            break
+    else:
+        raise AssertionError("episode did not end")
+    return info["score"]
+
+
+def test_scripted_episode_exact(tiny_lm, weather_data, weather_task_file):
+    model_dir, tok, _ = tiny_lm
+    cfg = _config(model_dir, weather_data)
+    server = ScriptedServer(tok, PERFECT_SCRIPT)
+    worker = _worker(cfg, server)
+    batch = _batch(cfg, tok, n=2)
+    output = _run(worker, batch)
+    assert len(output) == 2
+
+    for i in range(2):
+        s = _one_sample(output, i)
+        calls = [c for c in server.calls if c["request_id"] == server.calls[0]["request_id"]] if i == 0 else \
+            [c for c in server.calls if c["request_id"] != server.calls[0]["request_id"]]
+        assert len(calls) == 4  # four assistant messages: call, answer, call, answer
+        generated = [c["token_ids"] for c in calls]
+
+        # response_mask is 1 exactly on the tokens the server generated, in order
+        policy_runs = [(a, b) for v, a, b in _segments(s["mask"]) if v == 1]
+        assert [s["response"][a:b] for a, b in policy_runs] == generated
+        # the first generation starts right after the prompt; every generate call saw the stream so far
+        for c, (a, _b) in zip(calls, policy_runs):
+            assert c["prompt_ids"] == s["prompt"] + s["response"][:a]
+        # logprobs flow through on policy tokens, 0 elsewhere
+        assert s["logprobs"] is not None
+        assert all((lp == -0.5) == bool(m) for lp, m in zip(s["logprobs"], s["mask"]))
+
+        # the token stream equals the tokenizer's chat-template rendering of the conversation the env saw
+        messages = s["extra"]["cm2"]["messages"]
+        texts = [m["content"] for m in messages if m["role"] == "assistant"]
+        assert texts == PERFECT_SCRIPT
+        conv = _raw_conversation(messages, texts)
+        expected = tok.apply_chat_template(conv, tools=WEATHER_TOOLS, tokenize=False)
+        assert expected.endswith("<|im_end|>\n")
+        full_text = tok.decode(s["prompt"] + s["response"], skip_special_tokens=False)
+        assert full_text == expected[: -len("\n")]
+        expected_ids = tok.apply_chat_template(conv, tools=WEATHER_TOOLS, tokenize=True, return_dict=True)["input_ids"]
+        assert s["prompt"] + s["response"] == list(expected_ids)[:-1]
+        # the prompt is exactly the template's rendering of the env's opening messages (+ generation prompt)
+        opening = tok.apply_chat_template(messages[:2], tools=WEATHER_TOOLS, add_generation_prompt=True,
+                                          tokenize=True, return_dict=True)["input_ids"]
+        assert s["prompt"] == list(opening)
+        # observations: tool results and the second user message are in the stream with mask 0
+        zero_text = "".join(tok.decode(s["response"][a:b]) for v, a, b in _segments(s["mask"]) if v == 0)
+        assert '"temp_c": 21' in zero_text and "And in Fahrenheit?" in zero_text and "69.8" in zero_text
+
+        # reward: the env's checklist score, placed on the last response token, nothing else
+        assert s["rm"].sum().item() == pytest.approx(1.0)
+        last = len(s["response"]) - 1
+        assert s["rm"][last].item() == pytest.approx(1.0)
+        assert s["extra"]["turn_scores"] == [1.0, 1.0]
+        ends = s["extra"]["turn_token_ends"]
+        assert len(ends) == 2 and ends[-1] == last and s["mask"][ends[0]] == 1
+        assert s["extra"]["cm2"]["end_reason"] == "user_done"
+        assert s["extra"]["cm2"]["verdict_counts"]["passed"] == 4
+        assert s["num_turns"] == len(messages) - 1  # user/assistant/tool messages
+
+    # both rollouts of the prompt share the group key (verl's per-prompt uid)
+    keys = {output.non_tensor_batch["cm2"][i]["group_key"] for i in range(2)}
+    assert len(keys) == 1 and keys == {batch.non_tensor_batch["uid"][0]}
+    # the reward extra info (flat scalars, same keys per sample) reaches verl's batch for logging/filtering
+    assert "cm2_score" in output.meta_info["reward_extra_keys"]
+    assert list(output.non_tensor_batch["cm2_score"]) == [1.0, 1.0]
+    assert list(output.non_tensor_batch["cm2_items_passed"]) == [4, 4]
+
+
+def test_partial_score_and_grpo_advantage(tiny_lm, weather_data, weather_task_file):
+    """Two rollouts of one prompt with different quality: the score is the env's, the advantage score-mean."""
+    from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
+    from verl.trainer.ppo.reward import extract_reward
+    from verl.utils.config import omega_conf_to_dataclass
+
+    model_dir, tok, _ = tiny_lm
+    cfg = _config(model_dir, weather_data)
+    wrong = [PERFECT_SCRIPT[0], PERFECT_SCRIPT[1], tool_call_text("convert_temp", {"celsius": 12}), "It is cold."]
+
+    server = ScriptedServer(tok, PERFECT_SCRIPT, wrong)
+    worker = _worker(cfg, server)
+    batch = _batch(cfg, tok, n=2)
+    output = _run(worker, batch)
+    scores = output.batch["rm_scores"].sum(-1).tolist()
+    expected = sorted([_replay_score(weather_task_file, PERFECT_SCRIPT), _replay_score(weather_task_file, wrong)])
+    assert sorted(scores) == pytest.approx(expected)
+    assert expected[0] == pytest.approx(0.5) and expected[1] == pytest.approx(1.0)
+
+    reward_tensor, extra = extract_reward(output)
+    algo = omega_conf_to_dataclass(cfg.algorithm)
+    adv, _ = compute_grpo_outcome_advantage(
+        token_level_rewards=reward_tensor,
+        response_mask=output.batch["response_mask"],
+        index=np.array([output.non_tensor_batch["cm2"][i]["group_key"] for i in range(2)], dtype=object),
+        norm_adv_by_std_in_grpo=algo.norm_adv_by_std_in_grpo,
+        config=algo,
+    )
+    mean = sum(scores) / 2
+    for i in range(2):
+        m = output.batch["response_mask"][i].bool()
+        assert torch.allclose(adv[i][m], torch.full_like(adv[i][m], scores[i] - mean))
+        assert torch.all(adv[i][~m] == 0)
+    assert "cm2_score" in extra
+
+
+def test_transformers_generation_robust(tiny_lm, weather_data, weather_task_file):
+    """Real sampling from the tiny LM (after a forced tool-call prefix on some turns): invariants hold."""
+
+    model_dir, tok, model = tiny_lm
+    cfg = _config(model_dir, weather_data)
+    prefixes = [tool_call_text("get_weather", {"city": "Paris"}), "It is 21 C.", tool_call_text("convert_temp", {"celsius": 21}), ""]
+    server = HFServer(model, tok, prefixes=prefixes, free_tokens=5, seed=1)
+    worker = _worker(cfg, server)
+    batch = _batch(cfg, tok, n=2)
+    output = _run(worker, batch)
+
+    for i in range(2):
+        s = _one_sample(output, i)
+        rid = sorted({c["request_id"] for c in server.calls})
+        own = None
+        for r in rid:
+            calls = [c for c in server.calls if c["request_id"] == r]
+            if calls[0]["prompt_ids"] == s["prompt"] and [c["token_ids"] for c in calls] == \
+                    [s["response"][a:b] for v, a, b in _segments(s["mask"]) if v == 1]:
+                own = calls
+        assert own is not None, "policy tokens must be exactly the generated tokens"
+        messages = s["extra"]["cm2"]["messages"]
+        texts = [m["content"] for m in messages if m["role"] == "assistant"]
+        assert texts == [tok.decode(c["token_ids"], skip_special_tokens=True) for c in own]
+        conv = _raw_conversation(messages, texts)
+        expected = tok.apply_chat_template(conv, tools=WEATHER_TOOLS, tokenize=False)
+        assert tok.decode(s["prompt"] + s["response"], skip_special_tokens=False) == expected[:-1]
+        # the env's score of these texts is the reward
+        assert s["extra"]["cm2"]["stop_reason"] == "env"
+        assert s["rm"].sum().item() == pytest.approx(_replay_score(weather_task_file, texts))
+        # sampled tokens really came from the model (beyond the forced prefixes)
+        assert any(t != p for t, p in zip(texts, prefixes))
+        assert s["rm"].sum().item() == pytest.approx(float(output.non_tensor_batch["cm2_score"][i]))
+        # tool observations and a user observation occurred (multi-turn with both kinds)
+        roles = [m["role"] for m in messages]
+        assert "tool" in roles and roles.count("user") >= 2
+
+
+def test_response_budget_stops_and_scores(tiny_lm, weather_data, weather_task_file):
+    """A response budget too small for the episode: the loop stops, the env scores the episode as it stands."""
+    model_dir, tok, _ = tiny_lm
+    # measure the stream once with room to spare, then allow only 3 tokens of the first answer
+    full = _one_sample(_run(_worker(_config(model_dir, weather_data), ScriptedServer(tok, PERFECT_SCRIPT)),
+                            _batch(_config(model_dir, weather_data), tok, n=1)), 0)
+    first_obs_end = _segments(full["mask"])[1][2]
+    budget = first_obs_end + 3
+    cfg = _config(model_dir, weather_data, f"data.max_response_length={budget}")
+    output = _run(_worker(cfg, ScriptedServer(tok, PERFECT_SCRIPT)), _batch(cfg, tok, n=1))
+    s = _one_sample(output, 0)
+    assert len(s["response"]) == budget
+    assert s["response"] == full["response"][:budget]
+    cm2 = s["extra"]["cm2"]
+    assert cm2["stop_reason"] == "response_length"
+    assert cm2["end_reason"] == "trainer_response_length"
+    truncated_answer = tok.decode(s["response"][first_obs_end:])
+    assert "21" not in truncated_answer
+    # turn 0 judged as it stood (get_weather called: C0 = 0.6; no "21" reported), turn 1 unreached → 0.6 / 2
+    assert s["rm"].sum().item() == pytest.approx(0.3)
+    assert s["extra"]["turn_scores"] == [pytest.approx(0.6)]
+    assert int(output.non_tensor_batch["cm2_trainer_stopped"][0]) == 1
