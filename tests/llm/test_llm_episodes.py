@@ -1,0 +1,134 @@
+"""Whole episodes with LLM roles (simulator, user, judge) against a scripted loopback server whose answers
+depend on the request: expected verdicts, scores, usage and flagged failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import cm2_env
+from servers.roles import role_router
+from servers.scripted import ScriptedServer, last_user_text
+from servers.tasks import weather_task
+
+
+def task():
+    t = weather_task("weather-llm")
+    t0, t1 = t.turns[0].checklist, t.turns[1].checklist
+    t0[1] = t0[1].model_copy(update={"pass_condition": 'The reply mentions "18".'})
+    t1[0] = t1[0].model_copy(update={"pass_condition": 'The turn shows "book_table" called for "Chez Nous".'})
+    return t
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ScriptedServer(handler=role_router) as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _reset(server):
+    server.reset()
+    server.handler = role_router
+
+
+def roles(url, **judge_kw):
+    llm = {"base_url": url, "model": "scripted", "timeout": 5, "retries": 1, "backoff_base": 0.01, "reask": 1}
+    return dict(judge={"name": "llm", "llm": llm, **judge_kw}, tool_backend={"name": "llm", "llm": llm},
+                user={"name": "llm", "llm": llm})
+
+
+def tc(name, **args):
+    return {"content": "", "tool_calls": [{"id": f"c_{name}", "type": "function",
+                                           "function": {"name": name, "arguments": json.dumps(args)}}]}
+
+
+GOOD = [tc("get_weather", city="Paris"), {"content": "It is 18 degrees and sunny in Paris."},
+        tc("book_table", restaurant="Chez Nous", people=2), tc("get_weather", city="Lyon"),
+        {"content": "Booked your table for 2 at Chez Nous."}]
+PARTIAL = GOOD[:2] + [{"content": "Sure, done!"}]
+POOR = [{"content": "It is sunny."}, {"content": "ok"}]
+
+
+def run(env, actions, **options):
+    obs, info = env.reset(seed=0, options={"task_id": "weather-llm", **options})
+    for a in actions:
+        obs, reward, term, trunc, info = env.step(a)
+        if term or trunc:
+            return obs, reward, info
+    raise AssertionError("episode did not end")
+
+
+def statuses(info):
+    return [{v["id"]: v["status"] for v in t["verdicts"]} for t in info["verdicts"]]
+
+
+def test_good_episode_scores_one(server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+    obs, reward, info = run(env, GOOD)
+    assert reward == pytest.approx(1.0) and info["score"] == pytest.approx(1.0)
+    assert statuses(info) == [{"C0": "passed", "C1": "passed", "C2": "passed"}, {"C0": "passed"}]
+    llm_v = [v for t in info["verdicts"] for v in t["verdicts"] if v["source"] == "llm"]
+    assert len(llm_v) == 3 and all(v["rationale"] for v in llm_v)
+    assert info["end_reason"] == "user_done"
+    # turn 1 opened by the LLM user following the reference guidance
+    assert [m["content"] for m in obs if m["role"] == "user"][1] == "Book a table for 2 at Chez Nous."
+    sources = [t["source"] for t in info["tool_calls"]]
+    assert sources == ["replay", "replay", "llm"]
+    lyon = next(m for m in obs if m["role"] == "tool" and "Lyon" in m["content"])
+    assert json.loads(lyon["content"])["status"] == "ok"
+    usage = info["usage"]
+    assert usage["judge"]["calls"] == 2  # batched: one call per judged turn
+    assert usage["simulator"]["calls"] == 1 and usage["user"]["calls"] == 2
+    assert usage["total"]["prompt_tokens"] > 0
+    env.close()
+
+
+def test_partial_and_poor_episodes(server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+    _, reward, info = run(env, PARTIAL)
+    assert statuses(info) == [{"C0": "passed", "C1": "passed", "C2": "passed"}, {"C0": "failed"}]
+    assert info["end_reason"] == "early_stop" and reward == pytest.approx(0.5)
+    _, reward, info = run(env, POOR)
+    v0 = {v["id"]: v for v in info["verdicts"][0]["verdicts"]}
+    assert v0["C0"]["status"] == "failed" and v0["C1"]["status"] == "failed"
+    assert v0["C2"]["status"] == "passed" and v0["C2"]["counted"] is False  # gated by C1
+    assert info["turn_scores"][0] == pytest.approx(0.0) and reward == pytest.approx(0.0)
+    env.close()
+
+
+def test_per_item_votes(server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url, mode="per_item", votes=3))
+    _, reward, info = run(env, GOOD)
+    assert reward == pytest.approx(1.0)
+    assert info["usage"]["judge"]["calls"] == 3 * 3  # 3 LLM items x 3 votes
+    env.close()
+
+
+def test_judge_failure_is_flagged_not_zero(server):
+    def broken_judge(body):
+        if "## Current turn (judge this)" in last_user_text(body):
+            return "I refuse to answer in JSON"
+        return role_router(body)
+
+    server.handler = broken_judge
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+    _, reward, info = run(env, GOOD)
+    assert statuses(info)[0] == {"C0": "passed", "C1": "error", "C2": "error"}
+    assert info["judge_errors"] == ["t0:C1", "t0:C2", "t1:C0"]
+    assert info["usage"]["judge"]["failures"] == 2
+    # the rule-checked item still scores turn 0; turn 1 had nothing judgeable
+    assert info["turn_scores"][0] == pytest.approx(1.0)
+    env.close()
+
+
+def test_group_memo_across_rollouts(server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+    for _ in range(3):
+        _, _, info = run(env, GOOD, group_key="group-7")
+    assert [t["source"] for t in info["tool_calls"]] == ["replay", "replay", "memo"]
+    sim_calls = [b for b in server.requests if "## Call to answer" in last_user_text(b)]
+    assert len(sim_calls) == 1
+    assert info["usage"]["simulator"]["memo_hits"] == 1 and info["usage"]["simulator"].get("calls", 0) == 0
+    env.close()
