@@ -2363,6 +2363,190 @@ def it_helpdesk() -> list[TaskB]:
     return out
 
 
+# --------------------------------------------------------------------------- library
+
+_LB_SYS = ("You are the assistant of the Maple County Public Library. You can search the catalog, check copies, place "
+           "and cancel holds, renew loans, check out e-books, book study rooms and handle fines for the signed-in patron "
+           "(card 2900-4471-0082, patron_id PAT-88231). Today is 2026-02-20.")
+
+_LB = {
+    "search_catalog": fn("search_catalog", "Search titles.", ["query"], query=S("Title, author or keywords"),
+                         format=E("Format", ["book", "ebook", "audiobook", "dvd", "any"], default="any")),
+    "get_copies": fn("get_copies", "Copies of a title by branch, with status.", ["title_id"], title_id=S("Title id from search_catalog")),
+    "place_hold": fn("place_hold", "Place a hold on a title.", ["title_id", "patron_id", "pickup_branch"],
+                     title_id=S("Title id"), patron_id=S("Patron id"),
+                     pickup_branch=E("Pickup branch", ["Central", "Eastside", "Lakeview", "Northgate"])),
+    "list_holds": fn("list_holds", "The patron's current holds.", ["patron_id"], patron_id=S("Patron id")),
+    "cancel_hold": fn("cancel_hold", "Cancel a hold.", ["hold_id"], hold_id=S("Hold id")),
+    "list_loans": fn("list_loans", "The patron's checked-out items with due dates.", ["patron_id"], patron_id=S("Patron id")),
+    "renew_loan": fn("renew_loan", "Renew a checked-out item for 21 more days.", ["loan_id"], loan_id=S("Loan id")),
+    "checkout_ebook": fn("checkout_ebook", "Borrow an available e-book or audiobook.", ["title_id", "patron_id"],
+                         title_id=S("Title id"), patron_id=S("Patron id"),
+                         lending_days=I("Loan length", enum=[7, 14, 21], default=14)),
+    "get_fines": fn("get_fines", "Outstanding fines of a patron.", ["patron_id"], patron_id=S("Patron id")),
+    "pay_fines": fn("pay_fines", "Pay fines with the card on file.", ["patron_id", "amount"],
+                    patron_id=S("Patron id"), amount=N("Amount in USD", exclusiveMinimum=0)),
+    "find_study_rooms": fn("find_study_rooms", "Free study rooms at a branch.", ["branch", "date", "start_time", "hours"],
+                           branch=E("Branch", ["Central", "Eastside", "Lakeview", "Northgate"]), date=S("YYYY-MM-DD", pattern=DATE),
+                           start_time=S("HH:MM", pattern=TIME), hours=I("Duration in hours", minimum=1, maximum=4),
+                           capacity=I("People", minimum=1, default=1)),
+    "book_study_room": fn("book_study_room", "Book a study room.", ["room_id", "patron_id", "date", "start_time", "hours"],
+                          room_id=S("Room id"), patron_id=S("Patron id"), date=S("YYYY-MM-DD", pattern=DATE),
+                          start_time=S("HH:MM", pattern=TIME), hours=I("Hours", minimum=1, maximum=4)),
+}
+
+
+@domain("library")
+def library() -> list[TaskB]:
+    out = []
+
+    t = TaskB("library-001", "library", _LB_SYS,
+              _tools(_LB, "search_catalog", "get_copies", "place_hold", "list_loans", "renew_loan"),
+              title="Hold a bestseller, renew what's due")
+    t.turn("Is 'Project Hail Mary' on the shelf anywhere? I'd like the print book, ideally at Eastside.",
+           [call("search_catalog", {"query": "Project Hail Mary", "format": "book"},
+                 {"results": [{"title_id": "T-100482", "title": "Project Hail Mary", "author": "Andy Weir", "format": "book"}]}),
+            call("get_copies", {"title_id": "T-100482"},
+                 {"copies": [{"branch": "Eastside", "status": "checked_out", "due": "2026-03-02"},
+                             {"branch": "Central", "status": "available"},
+                             {"branch": "Lakeview", "status": "in_transit"}]}),
+            say("Eastside's copy of Project Hail Mary is checked out until March 2, but Central has one on the shelf right now. "
+                "I can also place a hold for pickup at Eastside — want that?")],
+           [TC("search_catalog", 2, req=True, query=has("Hail Mary"), format=one_of("book", "any")),
+            TC("get_copies", 3, req=True, dep=[0], after=["search_catalog"], title_id="T-100482"),
+            RM(3, all=["Central"], any=["March 2", "2026-03-02"], dep=[1]),
+            TNC("place_hold", 1)])
+    t.turn("Yes, hold it for Eastside.",
+           [call("place_hold", {"title_id": "T-100482", "patron_id": "PAT-88231", "pickup_branch": "Eastside"},
+                 {"hold_id": "HLD-30921", "queue_position": 1, "estimated_ready": "2026-02-23"}),
+            say("Hold HLD-30921 placed — you're first in line and it should be ready at Eastside around Feb 23.")],
+           [TC("place_hold", 5, req=True, title_id="T-100482", patron_id="PAT-88231", pickup_branch="Eastside"),
+            RM(4, all=["HLD-30921"], any=["Feb 23", "2026-02-23", "first"])])
+    t.turn("Also renew anything I have that's due this week.",
+           [call("list_loans", {"patron_id": "PAT-88231"},
+                 {"loans": [{"loan_id": "LN-77120", "title": "The Overstory", "due": "2026-02-22"},
+                            {"loan_id": "LN-77188", "title": "Braiding Sweetgrass", "due": "2026-02-24"},
+                            {"loan_id": "LN-76990", "title": "Dune (DVD)", "due": "2026-03-09"}]}),
+            par(("renew_loan", {"loan_id": "LN-77120"}, {"loan_id": "LN-77120", "new_due": "2026-03-15", "renewals_left": 1}),
+                ("renew_loan", {"loan_id": "LN-77188"}, {"loan_id": "LN-77188", "new_due": "2026-03-17", "renewals_left": 2})),
+            say("Renewed both items due this week: The Overstory is now due March 15 and Braiding Sweetgrass March 17. Dune (DVD) "
+                "isn't due until March 9, so I left it.")],
+           [TC("list_loans", 1, req=True, patron_id="PAT-88231"),
+            TC("renew_loan", 3, req=True, dep=[0], after=["list_loans"], loan_id="LN-77120"),
+            TC("renew_loan", 3, dep=[0], after=["list_loans"], loan_id="LN-77188"),
+            TNC("renew_loan", 1, loan_id="LN-76990", q="Did the assistant leave the DVD (not due this week) alone?"),
+            RM(2, all=["March 15", "March 17"], dep=[1, 2])])
+    out.append(t)
+
+    t = TaskB("library-002", "library", _LB_SYS,
+              _tools(_LB, "search_catalog", "checkout_ebook", "get_fines", "pay_fines"),
+              tags=["error_recovery"], title="E-book is out; borrow the e-audiobook instead")
+    t.turn("I want to borrow 'Tomorrow, and Tomorrow, and Tomorrow' right now for my commute — e-book or e-audiobook, "
+           "whichever I can get immediately. 21 days please.",
+           [call("search_catalog", {"query": "Tomorrow, and Tomorrow, and Tomorrow", "format": "ebook"},
+                 {"results": [{"title_id": "T-208817-E", "title": "Tomorrow, and Tomorrow, and Tomorrow", "format": "ebook",
+                               "author": "Gabrielle Zevin"}]}),
+            call("checkout_ebook", {"title_id": "T-208817-E", "patron_id": "PAT-88231", "lending_days": 21},
+                 {"error": "no_copies_available", "message": "All 6 licenses are in use; 11 people waiting"}),
+            call("search_catalog", {"query": "Tomorrow, and Tomorrow, and Tomorrow", "format": "audiobook"},
+                 {"results": [{"title_id": "T-208817-A", "title": "Tomorrow, and Tomorrow, and Tomorrow",
+                               "format": "e-audiobook", "narrator": "Jennifer Kim, Julian Cihi", "available_licenses": 2}]}),
+            call("checkout_ebook", {"title_id": "T-208817-A", "patron_id": "PAT-88231", "lending_days": 21},
+                 {"loan_id": "LN-E-55102", "format": "e-audiobook", "due": "2026-03-13", "app": "Libby"}),
+            say("The e-book is fully checked out (11 people waiting), but the e-audiobook was available, so I borrowed that for "
+                "21 days — it's in your Libby app now (loan LN-E-55102), due March 13.")],
+           [TC("checkout_ebook", 2, req=True, title_id="T-208817-E", patron_id="PAT-88231"),
+            TC("search_catalog", 1, req=True, format="audiobook", query=has("Tomorrow")),
+            TC("checkout_ebook", 4, req=True, dep=[1], after=["search_catalog"], title_id="T-208817-A", patron_id="PAT-88231",
+               lending_days=21, q="After the e-book failed, did the assistant borrow the e-audiobook (T-208817-A) for 21 days?"),
+            TRM("checkout_ebook", 1, all=["LN-E-55102"], dep=[2]),
+            RM(2, all=["March 13"], any=["audiobook", "Libby"], dep=[2])])
+    t.turn("Nice. Do I owe any fines? If it's under $10 just pay it.",
+           [call("get_fines", {"patron_id": "PAT-88231"},
+                 {"fines": [{"item": "The Overstory", "reason": "overdue", "amount": 2.75},
+                            {"item": "Dune (DVD)", "reason": "damaged case", "amount": 5.0}], "total": 7.75}),
+            call("pay_fines", {"patron_id": "PAT-88231", "amount": 7.75},
+                 {"payment_id": "PMT-11820", "paid": 7.75, "balance": 0.0}),
+            say("You owed $7.75 ($2.75 overdue on The Overstory and $5.00 for a damaged Dune DVD case). Since that's under $10 I "
+                "paid it with the card on file — payment PMT-11820, balance now $0.00.")],
+           [TC("get_fines", 2, req=True, patron_id="PAT-88231"),
+            TC("pay_fines", 4, req=True, dep=[0], after=["get_fines"], patron_id="PAT-88231", amount=approx(7.75, 0.001),
+               fail=["Pays $10 instead of the actual total"]),
+            RM(3, all=["7.75", "PMT-11820"], dep=[1])])
+    out.append(t)
+
+    t = TaskB("library-003", "library", _LB_SYS,
+              _tools(_LB, "find_study_rooms", "book_study_room", "list_holds"),
+              tags=["error_recovery"], title="Study room over the daily limit")
+    t.turn("I need a study room for 3 people at Central this Saturday from 1pm for 3 hours.",
+           [call("find_study_rooms", {"branch": "Central", "date": "2026-02-21", "start_time": "13:00", "hours": 3, "capacity": 3},
+                 {"rooms": [{"room_id": "RM-C-204", "name": "Room 204", "capacity": 4, "has_screen": True},
+                            {"room_id": "RM-C-118", "name": "Room 118", "capacity": 6, "has_screen": False}]}),
+            call("book_study_room", {"room_id": "RM-C-204", "patron_id": "PAT-88231", "date": "2026-02-21", "start_time": "13:00",
+                                     "hours": 3},
+                 {"error": "daily_limit_exceeded", "message": "Patrons may book at most 2 hours per day"}),
+            call("book_study_room", {"room_id": "RM-C-204", "patron_id": "PAT-88231", "date": "2026-02-21", "start_time": "13:00",
+                                     "hours": 2},
+                 {"booking_id": "SR-44019", "room": "Room 204", "start": "13:00", "end": "15:00"}),
+            say("Patrons can book at most 2 hours a day, so I reserved Room 204 at Central (seats 4, has a screen) on Saturday "
+                "Feb 21 from 13:00 to 15:00 — booking SR-44019. One of your study partners could book the 15:00–16:00 hour "
+                "on their own card.")],
+           [TC("find_study_rooms", 2, req=True, branch="Central", date="2026-02-21", start_time="13:00", capacity=approx(3, 0.5)),
+            TC("book_study_room", 4, req=True, dep=[0], after=["find_study_rooms"], room_id=one_of("RM-C-204", "RM-C-118"),
+               date="2026-02-21", start_time="13:00", hours=2,
+               q="After the 3-hour booking was refused, did the assistant book 2 hours from 13:00?"),
+            TRM("book_study_room", 2, all=["SR-44019"], dep=[1]),
+            RM(2, all=["SR-44019"], any=["2 hours", "15:00"], dep=[1]),
+            J("Does the assistant explain the 2-hour limit and suggest how to cover the third hour?", 1,
+              pc="Mentions the daily limit and offers a workaround.", ev="at most 2 hours")])
+    t.turn("OK. Is any of my holds ready to pick up while I'm there?",
+           [call("list_holds", {"patron_id": "PAT-88231"},
+                 {"holds": [{"hold_id": "HLD-29877", "title": "Intermezzo", "status": "ready", "pickup_branch": "Central",
+                             "pickup_by": "2026-02-25"},
+                            {"hold_id": "HLD-30921", "title": "Project Hail Mary", "status": "waiting", "pickup_branch": "Eastside"}]}),
+            say("Yes — Intermezzo is ready for you at Central (pick up by Feb 25), so you can grab it on Saturday. Project Hail "
+                "Mary is still waiting and goes to Eastside.")],
+           [TC("list_holds", 5, req=True, patron_id="PAT-88231"),
+            RM(4, all=["Intermezzo"], any=["Feb 25", "February 25", "2026-02-25"]),
+            TNC("book_study_room", 1)])
+    out.append(t)
+
+    t = TaskB("library-004", "library", _LB_SYS,
+              _tools(_LB, "list_holds", "cancel_hold", "search_catalog", "place_hold"),
+              title="Clean up stale holds, hold a new author")
+    t.turn("I have way too many holds. Cancel anything I placed before November 2025.",
+           [call("list_holds", {"patron_id": "PAT-88231"},
+                 {"holds": [{"hold_id": "HLD-28110", "title": "The Covenant of Water", "placed": "2025-08-14"},
+                            {"hold_id": "HLD-29014", "title": "Flour Water Salt Yeast", "placed": "2025-10-02"},
+                            {"hold_id": "HLD-29877", "title": "Intermezzo", "placed": "2026-01-11"},
+                            {"hold_id": "HLD-30921", "title": "Project Hail Mary", "placed": "2026-02-20"}]}),
+            par(("cancel_hold", {"hold_id": "HLD-28110"}, {"hold_id": "HLD-28110", "status": "cancelled"}),
+                ("cancel_hold", {"hold_id": "HLD-29014"}, {"hold_id": "HLD-29014", "status": "cancelled"})),
+            say("Cancelled the 2 holds placed before November 2025: The Covenant of Water (Aug 14) and Flour Water Salt Yeast "
+                "(Oct 2). You still have Intermezzo and Project Hail Mary.")],
+           [TC("list_holds", 2, req=True, patron_id="PAT-88231"),
+            TC("cancel_hold", 3, req=True, dep=[0], after=["list_holds"], hold_id="HLD-28110"),
+            TC("cancel_hold", 3, req=True, dep=[0], after=["list_holds"], hold_id="HLD-29014"),
+            TNC("cancel_hold", 2, hold_id=one_of("HLD-29877", "HLD-30921"), q="Did the assistant keep the recent holds?"),
+            RM(1, all=["Covenant of Water", "Flour Water Salt Yeast"])])
+    t.turn("Now put a hold on the newest Kazuo Ishiguro novel, pickup at Lakeview.",
+           [call("search_catalog", {"query": "Kazuo Ishiguro", "format": "book"},
+                 {"results": [{"title_id": "T-187702", "title": "Klara and the Sun", "year": 2021},
+                              {"title_id": "T-090113", "title": "Never Let Me Go", "year": 2005},
+                              {"title_id": "T-034451", "title": "The Remains of the Day", "year": 1989}]}),
+            call("place_hold", {"title_id": "T-187702", "patron_id": "PAT-88231", "pickup_branch": "Lakeview"},
+                 {"hold_id": "HLD-31177", "queue_position": 2, "estimated_ready": "2026-03-06"}),
+            say("Placed a hold on Klara and the Sun (2021), Ishiguro's newest novel in our catalog, for pickup at Lakeview — hold "
+                "HLD-31177, you're #2 in line, ready around March 6.")],
+           [TC("search_catalog", 2, req=True, query=has("Ishiguro")),
+            TC("place_hold", 4, req=True, dep=[0], after=["search_catalog"], title_id="T-187702", pickup_branch="Lakeview",
+               q="Did the assistant hold the most recent title (Klara and the Sun, T-187702) for Lakeview?",
+               fail=["Holds Never Let Me Go (2005)"]),
+            RM(2, all=["HLD-31177", "Klara and the Sun"], dep=[1])])
+    out.append(t)
+    return out
+
+
 # =========================================================================== end of tasks
 
 if __name__ == "__main__":
