@@ -50,14 +50,16 @@ def turn_checklist(
     calls: list[tuple[str, dict[str, Any]]],
     schemas: dict[str, dict[str, Any]],
     *,
+    steps: list[int] | None = None,
     state_weight: float = 0.5,
 ) -> list[ChecklistItem]:
-    """Checklist of one turn; ``calls`` are the turn's ground-truth calls as (name, keyword arguments)."""
+    """Checklist of one turn; ``calls`` are the turn's ground-truth calls as (name, keyword arguments) and
+    ``steps`` the index, within the reference turn, of the assistant message making each call (evidence)."""
     items: list[ChecklistItem] = []
     if calls:
         merged: list[tuple[str, dict[str, Any], int, list[int]]] = []  # name, args, count, steps
         for k, (name, args) in enumerate(calls):
-            step = 1 + 2 * k  # reference layout: user, (assistant call, tool result)*, final assistant
+            step = steps[k] if steps is not None else 1 + 2 * k
             for i, (n2, a2, c2, s2) in enumerate(merged):
                 if n2 == name and a2 == args:
                     merged[i] = (n2, a2, c2 + 1, s2 + [step])

@@ -86,7 +86,9 @@ class BFCLInstances:
             return ExecutedCall(name, arguments, f"Error during execution: name '{name}' is not defined",
                                 "execution_error")
         try:
-            value = method(**arguments)
+            # the classes keep argument objects in their state (e.g. post_tweet's `mentions` list, later
+            # extended by `mention`): hand them a private copy so the caller's dict is never mutated
+            value = method(**copy.deepcopy(arguments))
             return ExecutedCall(name, arguments, render_result(value))
         except Exception as e:  # noqa: BLE001 - the classes raise anything; errors are data
             return ExecutedCall(name, arguments, f"Error during execution: {e}", "execution_error")

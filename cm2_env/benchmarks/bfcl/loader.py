@@ -8,19 +8,25 @@
   held-out functions in ``task.tools`` (so the task validates and checklists may name them) and declare
   ``metadata["tools_available_from_turn"] = {name: turn}``: the env must hide them from the agent's tool list
   and reject calls to them before that turn (the BFCL tool session enforces the latter too, when told the turn).
-  The reveal turn's scripted user message is bfcl-eval's prompt above.
+  The reveal turn's scripted user message is bfcl-eval's prompt above. bfcl-eval never checks availability,
+  and one entry's own ground truth (miss_func_49: ``tail``) calls a held-out function before its reveal turn;
+  such a function is made available from its first ground-truth use (``metadata.bfcl.reveal_patches``).
 * **miss_param**: the turn lacking a parameter has an empty ground truth; its reference reply asks for it and
   its checklist asks for no call (see :mod:`.checklist`).
 * **long_context**: ``metadata.bfcl.long_context`` makes the executor load the classes in long-context mode.
 * **Reference**: per turn the user message, then one assistant message per ground-truth call, each followed by
   the tool message holding the result of *really executing* that call on fresh instances (in order, state
-  carried across turns), then a short final assistant reply.
+  carried across turns), then a short final assistant reply. A turn with more calls than fit in bfcl-eval's
+  20-step limit (two long_context turns have 34) puts consecutive calls to the same function in one message.
+* **Schemas**: where a ground-truth call violates its own doc (``close_ticket(ticket_id='ticket_001')`` vs an
+  integer id), that task's schema is widened to admit it (``metadata.bfcl.schema_patches``).
 * ``metadata["bfcl"]`` keeps the original entry (id, ground-truth strings, initial config, ...) for the
   official checker.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any, Iterable
 
@@ -33,6 +39,8 @@ from .checklist import turn_checklist
 from .executor import BFCLInstances
 from .schema import bfcl_doc_to_tool
 
+MAX_CALL_MESSAGES = 19
+"""Assistant messages with calls allowed in one reference turn (bfcl-eval's 20 steps minus the final reply)."""
 DONE_REPLY = "I have completed the requested operations."
 EMPTY_TURN_REPLY = {
     "miss_param": "I need more information to do this. Could you please provide the missing details?",
@@ -83,6 +91,20 @@ def widen_for_ground_truth(params: dict[str, Any], args: dict[str, Any]) -> list
     raise ValueError(f"cannot make the schema admit ground-truth arguments {args}")
 
 
+def _message_groups(names: list[str], budget: int = MAX_CALL_MESSAGES) -> list[int]:
+    """Sizes of the reference's assistant messages for a turn's calls: one call per message, unless the turn
+    has more calls than ``budget`` messages (bfcl-eval allows 20 steps per turn, and the final reply needs one):
+    then runs of consecutive calls to the same function share a message (parallel calls), and if that is
+    still too many, the calls are spread evenly over ``budget`` messages."""
+    if len(names) <= budget:
+        return [1] * len(names)
+    runs = [len(list(g)) for _, g in itertools.groupby(names)]
+    if len(runs) <= budget:
+        return runs
+    base, extra = divmod(len(names), budget)
+    return [base + (1 if i < extra else 0) for i in range(budget)]
+
+
 def _user_text(messages: list[dict[str, Any]]) -> str:
     texts = [m.get("content") or "" for m in messages if m.get("role") == "user"]
     return "\n\n".join(t for t in texts if t)
@@ -97,10 +119,17 @@ def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, 
     schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
     missed: dict[str, list[str]] = entry.get("missed_function") or {}
     available_from = {name: int(turn) for turn, names in missed.items() for name in names}
+    ground_truth: list[list[str]] = answer["ground_truth"]
+    reveal_patches: list[dict[str, Any]] = []
+    for t, gt_turn in enumerate(ground_truth):  # bfcl-eval never checks availability; its own ground truth
+        for text in gt_turn:                     # once calls a held-out function before revealing it
+            name = parse_call(text).name
+            if name in available_from and t < available_from[name]:
+                reveal_patches.append({"tool": name, "declared_turn": available_from[name], "used_turn": t})
+                available_from[name] = t
 
     long_context = "long_context" in category
     instances = BFCLInstances(involved, entry.get("initial_config", {}), long_context=long_context)
-    ground_truth: list[list[str]] = answer["ground_truth"]
     if len(ground_truth) != len(entry["question"]):
         raise ValueError(f"{entry_id}: {len(entry['question'])} question turns but {len(ground_truth)} answer turns")
 
@@ -119,7 +148,8 @@ def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, 
         reference.append(Message(role="user", content=user))
 
         calls: list[tuple[str, dict[str, Any]]] = []
-        for k, text in enumerate(gt_calls):
+        results: list[str] = []
+        for text in gt_calls:
             parsed = parse_call(text)
             method = instances.method(parsed.name)
             if method is None:
@@ -127,17 +157,27 @@ def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, 
             args = bind_arguments(parsed, method)
             for patch in widen_for_ground_truth(schemas[parsed.name], args):
                 schema_patches.append({"tool": parsed.name, **patch})
-            result = instances.execute(parsed.name, args)
-            call_id = f"call_{t}_{k}"
-            reference.append(Message(role="assistant", content="", tool_calls=[{
-                "id": call_id, "type": "function",
-                "function": {"name": parsed.name, "arguments": json.dumps(args, ensure_ascii=False)},
-            }]))
-            reference.append(Message(role="tool", content=result.content, tool_call_id=call_id, name=parsed.name))
+            results.append(instances.execute(parsed.name, args).content)
             calls.append((parsed.name, args))
+        steps: list[int] = []
+        step = 1
+        k = 0
+        for group in _message_groups([name for name, _ in calls]):
+            tool_calls = []
+            for _ in range(group):
+                name, args = calls[k]
+                tool_calls.append({"id": f"call_{t}_{k}", "type": "function",
+                                   "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}})
+                steps.append(step)
+                k += 1
+            reference.append(Message(role="assistant", content="", tool_calls=tool_calls))
+            for tc in tool_calls:
+                i = int(tc["id"].rsplit("_", 1)[1])
+                reference.append(Message(role="tool", content=results[i], tool_call_id=tc["id"], name=calls[i][0]))
+            step += 1 + group
         reply = DONE_REPLY if calls else EMPTY_TURN_REPLY.get(category, DEFAULT_EMPTY_TURN_REPLY)
         reference.append(Message(role="assistant", content=reply))
-        turns.append(Turn(user=user, checklist=turn_checklist(t, calls, schemas, state_weight=state_weight)))
+        turns.append(Turn(user=user, checklist=turn_checklist(t, calls, schemas, steps=steps, state_weight=state_weight)))
 
     metadata: dict[str, Any] = {
         "source": "bfcl",
@@ -154,6 +194,7 @@ def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, 
             "path": entry.get("path", []),
             "long_context": long_context,
             "schema_patches": schema_patches,
+            "reveal_patches": reveal_patches,
             "bfcl_eval_version": _bfcl.bfcl_version(),
         },
     }
