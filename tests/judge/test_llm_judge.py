@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (see tests/llm/conftest.py)
+import importlib.util as _ilu
+import sys as _sys
+from pathlib import Path as _Path
 
-from cm2_env.judge.base import TurnJudgeRequest  # noqa: E402
-from cm2_env.judge.llm_judge import LLMJudge  # noqa: E402
-from servers.roles import judge_answer  # noqa: E402
-from servers.scripted import ScriptedServer, free_port, last_user_text  # noqa: E402
-from servers.tasks import weather_task  # noqa: E402
+if "cm2_test_servers" not in _sys.modules:  # tests/servers under a unique name (no `tests`/`servers` clash)
+    _d = _Path(__file__).resolve().parents[1] / "servers"
+    _spec = _ilu.spec_from_file_location("cm2_test_servers", _d / "__init__.py", submodule_search_locations=[str(_d)])
+    _sys.modules["cm2_test_servers"] = _ilu.module_from_spec(_spec)
+    _spec.loader.exec_module(_sys.modules["cm2_test_servers"])
+
+
+from cm2_env.judge.base import TurnJudgeRequest
+from cm2_env.judge.llm_judge import LLMJudge
+from cm2_test_servers.roles import judge_answer
+from cm2_test_servers.scripted import ScriptedServer, free_port, last_user_text
+from cm2_test_servers.tasks import weather_task
 
 TASK = weather_task()
 HISTORY = [{"role": "system", "content": "You are a helpful assistant."}]

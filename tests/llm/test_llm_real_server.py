@@ -8,21 +8,31 @@ import json
 
 import pytest
 
+import importlib.util as _ilu
+import sys as _sys
+from pathlib import Path as _Path
+
+if "cm2_test_servers" not in _sys.modules:  # tests/servers under a unique name (no `tests`/`servers` clash)
+    _d = _Path(__file__).resolve().parents[1] / "servers"
+    _spec = _ilu.spec_from_file_location("cm2_test_servers", _d / "__init__.py", submodule_search_locations=[str(_d)])
+    _sys.modules["cm2_test_servers"] = _ilu.module_from_spec(_spec)
+    _spec.loader.exec_module(_sys.modules["cm2_test_servers"])
+
 from cm2_env.judge.base import TurnJudgeRequest
 from cm2_env.judge.llm_judge import LLMJudge
 from cm2_env.llm import LLMClient, LLMError, UsageMeter, track_usage
 from cm2_env.tools.llm_sim import LLMToolSimulator
 from cm2_env.types import ToolCall
 from cm2_env.users.llm_user import LLMUser
-from servers.hf_serve import serve_available, transformers_server
-from servers.tasks import weather_task
+from cm2_test_servers.hf_serve import serve_available, transformers_server
+from cm2_test_servers.tasks import weather_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not serve_available(), reason="needs transformers[serving]")]
 
 
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory):
-    from servers.tiny_model import build_tiny_chat_model
+    from cm2_test_servers.tiny_model import build_tiny_chat_model
 
     model_dir = build_tiny_chat_model(tmp_path_factory.mktemp("tiny") / "model")
     with transformers_server(model_dir) as (url, model):
