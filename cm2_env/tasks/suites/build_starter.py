@@ -678,6 +678,7 @@ def travel() -> list[TaskB]:
                q="Did the assistant book the cheapest nonstop (UA-552) for Priya Raman after searching?",
                fail=["Books AS-1187 or DL-2071, which are not the cheapest", "Books before searching with an invented flight_id"]),
             TC("book_flight", 1, seat_preference="window"),
+            TRM("book_flight", 1, all=["BK-7Q2M"], dep=[2], q="Did the booking call come back confirmed (BK-7Q2M)?"),
             RM(2, all=["BK-7Q2M"], any=["$139", "139.00"], dep=[2]),
             J("Does the reply state the departure time and the assigned seat without inventing details?", 1,
               pc="The reply mentions the 11:40 departure and seat 23A, consistent with the tool results.", ev="23A",
@@ -695,9 +696,10 @@ def travel() -> list[TaskB]:
            [TC("search_hotels", 2, req=True, city=has("Seattle"), check_in="2026-03-14", check_out="2026-03-16",
                max_price_per_night=approx(200, 0.5)),
             TC("book_hotel", 3, req=True, dep=[0], after=["search_hotels"], hotel_id="H-SEA-0926",
-               check_in="2026-03-14", check_out="2026-03-16",
+               check_in="2026-03-14", check_out="2026-03-16", guest_name=has("Raman"),
                q="Did the assistant book the highest-rated hotel under budget (H-SEA-0926) for the requested dates?"),
             TNC("book_flight", 1, q="Did the assistant avoid booking another flight?"),
+            TRM("book_hotel", 1, all=["HR-55813"], dep=[1]),
             RM(2, all=["HR-55813"], any=["$384", "384.00"], dep=[1])])
     t.turn("What's the baggage allowance on that flight? I want to bring one checked bag.",
            [call("get_baggage_policy", {"airline": "UA", "cabin": "economy"},
@@ -860,7 +862,8 @@ def travel() -> list[TaskB]:
                  think="Casa Alfama is sold out for doubles; the next cheapest under the limit is Baixa Rooms (H-LIS-377)."),
             say("Casa Alfama was sold out for a double room, so I booked the next cheapest: Baixa Rooms, 3 nights "
                 "(June 10–13) at 121/night, 363.00 total. Reservation HR-80412 under Ana Sousa.")],
-           [TC("search_hotels", 2, req=True, city="Lisbon", check_in="2026-06-10", check_out="2026-06-13", guests=2),
+           [TC("search_hotels", 2, req=True, city="Lisbon", check_in="2026-06-10", check_out="2026-06-13", guests=2,
+               max_price_per_night=approx(150, 0.5)),
             TC("book_hotel", 3, req=True, dep=[0], after=["search_hotels"], hotel_id="H-LIS-377", room_type="double",
                guest_name=has("Ana Sousa"), q="After the sold-out error, did the assistant book the next cheapest hotel (H-LIS-377)?"),
             TRM("book_hotel", 2, all=["HR-80412"], dep=[1]),
@@ -966,6 +969,7 @@ def banking() -> list[TaskB]:
                amount=approx(500, 0.001), q="Did the assistant transfer exactly $500 from savings to checking?",
                fail=["Transfers in the wrong direction (checking → savings)", "Transfers a different amount"]),
             TC("transfer_funds", 1, memo=has("rent top-up")),
+            TRM("transfer_funds", 1, all=["TRF-66120"], dep=[0]),
             RM(3, all=["TRF-66120"], any=["888.12", "8,650"], dep=[0])])
     t.turn("thanks. what did I spend on groceries from checking between March 1 and March 15 2026?",
            [call("list_transactions", {"account_id": "ACC-CHK-20931", "start_date": "2026-03-01", "end_date": "2026-03-15",
@@ -1095,6 +1099,7 @@ def banking() -> list[TaskB]:
             TC("send_international_transfer", 4, req=True, dep=[0], after=["add_recipient"], recipient_id="RCP-4471",
                from_account_id="ACC-CHK-20931", amount=approx(1200, 0.001), currency="EUR",
                fail=["Sends 1200 USD instead of EUR", "Uses a recipient id that add_recipient did not return"]),
+            TRM("send_international_transfer", 1, all=["INT-30981"], dep=[1]),
             RM(3, all=["INT-30981", "1,312.26"], dep=[1])])
     out.append(t)
     return out
@@ -1198,6 +1203,7 @@ def ecommerce() -> list[TaskB]:
                new_variant_id="V-BOOT-77-105", q="Did the assistant exchange item IT-1 for the size 10.5 variant V-BOOT-77-105?",
                fail=["Picks V-BOOT-77-100 (size 10)", "Exchanges the jacket IT-2"]),
             TNC("create_return", 1, q="Did the assistant avoid opening a return instead of an exchange?"),
+            TRM("exchange_item", 1, all=["EXC-3391"], dep=[2]),
             RM(2, all=["EXC-3391"], dep=[2])])
     t.turn("Also the rain jacket, I just don't need it anymore. Refund to store credit is fine.",
            [call("create_return", {"order_id": "ORD-10442", "item_id": "IT-2", "reason": "no_longer_needed",
@@ -1341,9 +1347,10 @@ def calendar() -> list[TaskB]:
            [TC("search_contacts", 1, req=True, name=has("Luis")),
             TC("find_free_slots", 3, req=True, after=["search_contacts"], date="2026-04-14", duration_minutes=45,
                attendees={"equals": ["dana.whitfield@acme.io", "luis.ortega@acme.io"]}),
-            TC("create_event", 3, req=True, dep=[1], after=["find_free_slots"], start=rx("2026-04-14T11:15(:00)?"),
+            TC("create_event", 3, req=True, dep=[1], after=["find_free_slots"], title=has("review"), start=rx("2026-04-14T11:15(:00)?"),
                end=rx("2026-04-14T12:00(:00)?"), q="Did the assistant book the earliest common slot, 11:15–12:00 on Apr 14?"),
             TNC("create_event", 1, attendees={"contains": "luisa.ortega"}, q="Did the assistant avoid inviting Luisa Ortega from Legal?"),
+            TRM("create_event", 1, all=["EV-4410"], dep=[2]),
             RM(2, all=["11:15"], any=["EV-4410", "Design review"], dep=[2]),
             J("Did the assistant disambiguate between Luis Ortega and Luisa Ortega before inviting?", 1,
               focus="assistant.content.thinking", pc="The reasoning notes the two matches and picks Luis (Platform).", ev="not Luisa")])
@@ -1442,7 +1449,7 @@ def calendar() -> list[TaskB]:
                  {"room": "Annex 1.03 'Harbor'", "capacity": 10, "status": "reserved"}),
             say("Team lunch is on Wed Apr 15, 12:00–13:30 with Grace and Omar (EV-6020). No HQ room for 8 was free, so I "
                 "reserved Annex 1.03 'Harbor' (10 seats) instead.")],
-           [TC("create_event", 3, req=True, after=["search_contacts"], start=rx("2026-04-15T12:00(:00)?"),
+           [TC("create_event", 3, req=True, after=["search_contacts"], title=has("lunch"), start=rx("2026-04-15T12:00(:00)?"),
                end=rx("2026-04-15T13:30(:00)?"), attendees={"equals": ["grace.kim@acme.io", "omar.haddad@acme.io"]}),
             TC("book_room", 1, req=True, dep=[0], after=["create_event"], event_id="EV-6020", building="HQ", capacity=8),
             TC("book_room", 3, dep=[1], event_id="EV-6020", building="Annex", capacity={"approx": 8, "tol": 2}),
@@ -1690,6 +1697,7 @@ def healthcare() -> list[TaskB]:
                 "patient visit on BSC-PPO-500 your copay is $45, and the deductible doesn't apply.")],
            [TC("book_appointment", 4, req=True, slot_id="SL-88120", patient_id="PT-20817"),
             TC("check_coverage", 2, provider_id="PRV-3381", insurance_plan="BSC-PPO-500", visit_code="new_patient"),
+            TRM("book_appointment", 1, all=["APT-55190"], dep=[0]),
             RM(3, all=["APT-55190", "$45"], dep=[0, 1])])
     t.turn("Just to double-check, what appointments do I have coming up now?",
            [call("list_appointments", {"patient_id": "PT-20817"},
@@ -1869,7 +1877,8 @@ def restaurant() -> list[TaskB]:
             TC("check_availability", 2, dep=[0], after=["search_restaurants"], restaurant_id="R-SF-2207", date="2026-10-09",
                time="19:30", party_size=4),
             TC("make_reservation", 4, req=True, dep=[0], after=["search_restaurants"], restaurant_id="R-SF-2207", date="2026-10-09",
-               time="19:30", party_size=4, name=has("Bianchi")),
+               time="19:30", party_size=4, name=has("Bianchi"), phone=rx(r"\(?415\)?[-. ]?555[-. ]?0182")),
+            TRM("make_reservation", 1, all=["RSV-61734"], dep=[2]),
             RM(2, all=["RSV-61734"], dep=[2])])
     t.turn("One of us is vegan — will she have real options there?",
            [call("get_menu", {"restaurant_id": "R-SF-2207", "dietary": "vegan"},
@@ -1986,7 +1995,7 @@ def restaurant() -> list[TaskB]:
            [TC("search_restaurants", 2, req=True, city=has("Oakland"), cuisine=rx("(?i)mexican")),
             TC("make_reservation", 4, req=True, dep=[0], after=["search_restaurants"], restaurant_id=one_of("R-OAK-1102", "R-OAK-1375"),
                date="2026-10-08", time=rx("19:[0-5]\\d|20:00"), party_size=3),
-            TC("make_reservation", 2, seating="outdoor"),
+            TC("make_reservation", 2, seating="outdoor", name=has("Nguyen")),
             RM(2, all=["RSV-62290"], dep=[1])])
     out.append(t)
     return out
@@ -2067,9 +2076,10 @@ def real_estate() -> list[TaskB]:
             say("Viewing booked for Saturday Aug 8 at 13:00 at 1408 E 12th St #3 with agent Marisol Vega (VW-80231).")],
            [TC("get_viewing_slots", 2, req=True, listing_id="LS-ATX-5531", date="2026-08-08"),
             TC("schedule_viewing", 4, req=True, dep=[0], after=["get_viewing_slots"], listing_id="LS-ATX-5531",
-               slot_id=one_of("VS-1134", "VS-1141"), name=has("Jordan Ellis"),
+               slot_id=one_of("VS-1134", "VS-1141"), name=has("Jordan Ellis"), phone=rx(r"\(?512\)?[-. ]?555[-. ]?0143"),
                q="Did the assistant book an afternoon slot (13:00 or 15:30) returned for Saturday?",
                fail=["Books the 10:30 slot, before noon"]),
+            TRM("schedule_viewing", 1, all=["VW-80231"], dep=[1]),
             RM(2, all=["VW-80231"], dep=[1])])
     out.append(t)
 
@@ -2101,7 +2111,8 @@ def real_estate() -> list[TaskB]:
                   "total_monthly": 5363.85}),
             say("With $61,500 down (10%) on a 15-year loan at 6.125%: about $5,363.85/month — $4,708.22 principal & interest, "
                 "$285 tax, $140 insurance and $230.63 PMI because you'd be under 20% down.")],
-           [TC("estimate_mortgage", 5, req=True, home_price=approx(615000, 1), down_payment=approx(61500, 1), term_years=15),
+           [TC("estimate_mortgage", 5, req=True, home_price=approx(615000, 1), down_payment=approx(61500, 1), term_years=15,
+               annual_rate_pct=approx(6.125, 0.001)),
             RM(3, all=["5,363.85"], any=["PMI", "mortgage insurance"]),
             TNC("get_listing", 1, q="Did the assistant reuse the listing price instead of fetching the listing again?")])
     out.append(t)
@@ -2250,7 +2261,8 @@ def it_helpdesk() -> list[TaskB]:
                 "resolved.")],
            [TC("check_service_status", 3, req=True, service="vpn"),
             TC("create_ticket", 3, req=True, dep=[0], after=["check_service_status"], user_id="U-40918", category="network",
-               related_incident="INC-7734"),
+               related_incident="INC-7734", summary=has("VPN")),
+            TRM("create_ticket", 1, all=["TCK-120455"], dep=[1]),
             RM(3, all=["INC-7734", "TCK-120455"], dep=[1]),
             TNC("reset_password", 1, q="Did the assistant avoid another password reset?")])
     t.turn("Is there anything I can do in the meantime? I have a deadline today.",
@@ -2421,6 +2433,7 @@ def library() -> list[TaskB]:
                  {"hold_id": "HLD-30921", "queue_position": 1, "estimated_ready": "2026-02-23"}),
             say("Hold HLD-30921 placed — you're first in line and it should be ready at Eastside around Feb 23.")],
            [TC("place_hold", 5, req=True, title_id="T-100482", patron_id="PAT-88231", pickup_branch="Eastside"),
+            TRM("place_hold", 1, all=["HLD-30921"], dep=[0]),
             RM(4, all=["HLD-30921"], any=["Feb 23", "2026-02-23", "first"])])
     t.turn("Also renew anything I have that's due this week.",
            [call("list_loans", {"patron_id": "PAT-88231"},
