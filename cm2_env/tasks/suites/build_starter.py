@@ -1090,17 +1090,17 @@ def banking() -> list[TaskB]:
                  think="IBAN must be passed without spaces; add the recipient first, then send with the returned id."),
             call("send_international_transfer", {"from_account_id": "ACC-CHK-20931", "recipient_id": "RCP-4471",
                                                  "amount": 1200, "currency": "EUR"},
-                 {"transfer_id": "INT-30981", "status": "processing", "debited_usd": 1312.26, "fx_fee_usd": 9.77,
+                 {"transfer_id": "INT-30981", "status": "processing", "debited_usd": 1312.14, "fx_fee_usd": 9.77,
                   "arrival": "2026-03-18"}),
             say("Sent! €1,200.00 is on its way to Marta Nowak (Commerzbank), transfer INT-30981. Your checking account was "
-                "debited $1,312.26 including the $9.77 FX fee; expected arrival March 18.")],
+                "debited $1,312.14 including the $9.77 FX fee; expected arrival March 18.")],
            [TC("add_recipient", 3, req=True, name=has("Marta Nowak"), iban="DE89370400440532013000", country="DE",
                q="Did the assistant save the recipient with the IBAN without spaces and country DE?"),
             TC("send_international_transfer", 4, req=True, dep=[0], after=["add_recipient"], recipient_id="RCP-4471",
                from_account_id="ACC-CHK-20931", amount=approx(1200, 0.001), currency="EUR",
                fail=["Sends 1200 USD instead of EUR", "Uses a recipient id that add_recipient did not return"]),
             TRM("send_international_transfer", 1, all=["INT-30981"], dep=[1]),
-            RM(3, all=["INT-30981", "1,312.26"], dep=[1])])
+            RM(3, all=["INT-30981", "1,312.14"], dep=[1])])
     out.append(t)
     return out
 
@@ -2093,27 +2093,27 @@ def real_estate() -> list[TaskB]:
                 ("get_current_rates", {"loan_type": "30y_fixed"}, {"loan_type": "30y_fixed", "rate_pct": 6.125, "as_of": "2026-08-03"})),
             call("estimate_mortgage", {"home_price": 615000, "down_payment": 123000, "annual_rate_pct": 6.125, "term_years": 30,
                                        "property_tax_annual": 3420},
-                 {"principal_interest": 2989.46, "tax_monthly": 285.0, "insurance_monthly": 140.0, "total_monthly": 3414.46},
+                 {"principal_interest": 2989.44, "tax_monthly": 285.0, "insurance_monthly": 140.0, "total_monthly": 3414.44},
                  think="20% of 615,000 is 123,000; rate 6.125% from get_current_rates."),
-            say("For 2843 Zenobia St ($615,000) with $123,000 down and a 30-year fixed at today's 6.125%: about $3,414.46/month "
-                "— $2,989.46 principal & interest, $285 property tax and $140 insurance.")],
+            say("For 2843 Zenobia St ($615,000) with $123,000 down and a 30-year fixed at today's 6.125%: about $3,414.44/month "
+                "— $2,989.44 principal & interest, $285 property tax and $140 insurance.")],
            [TC("get_listing", 1, req=True, listing_id="LS-DEN-2210"),
             TC("get_current_rates", 1, req=True),
             TC("estimate_mortgage", 4, req=True, dep=[0, 1], after=["get_listing", "get_current_rates"],
                home_price=approx(615000, 1), down_payment=approx(123000, 1), annual_rate_pct=approx(6.125, 0.001), term_years=30),
-            RM(3, all=["3,414.46"], dep=[2]),
+            RM(3, all=["3,414.44"], dep=[2]),
             J("Does the assistant show how the down payment was derived (20% of the price)?", 1,
               pc="Mentions $123,000 down (20% of $615,000).", ev="123,000")])
     t.turn("And if I only put 10% down on a 15-year loan instead? Same rate is fine for a rough idea.",
            [call("estimate_mortgage", {"home_price": 615000, "down_payment": 61500, "annual_rate_pct": 6.125, "term_years": 15,
                                        "property_tax_annual": 3420},
-                 {"principal_interest": 4708.22, "tax_monthly": 285.0, "insurance_monthly": 140.0, "pmi_monthly": 230.63,
-                  "total_monthly": 5363.85}),
-            say("With $61,500 down (10%) on a 15-year loan at 6.125%: about $5,363.85/month — $4,708.22 principal & interest, "
+                 {"principal_interest": 4708.21, "tax_monthly": 285.0, "insurance_monthly": 140.0, "pmi_monthly": 230.63,
+                  "total_monthly": 5363.84}),
+            say("With $61,500 down (10%) on a 15-year loan at 6.125%: about $5,363.84/month — $4,708.21 principal & interest, "
                 "$285 tax, $140 insurance and $230.63 PMI because you'd be under 20% down.")],
            [TC("estimate_mortgage", 5, req=True, home_price=approx(615000, 1), down_payment=approx(61500, 1), term_years=15,
                annual_rate_pct=approx(6.125, 0.001)),
-            RM(3, all=["5,363.85"], any=["PMI", "mortgage insurance"]),
+            RM(3, all=["5,363.84"], any=["PMI", "mortgage insurance"]),
             TNC("get_listing", 1, q="Did the assistant reuse the listing price instead of fetching the listing again?")])
     out.append(t)
 
