@@ -4,7 +4,9 @@ Per user turn:
 
 * one ``tool_called`` item per distinct ground-truth call (identical calls are merged with ``min_count``),
   each argument pinned with ``equals`` — except arguments whose ground-truth value equals the schema default,
-  which are left unconstrained (an agent that omits a defaulted argument makes the same call);
+  which are left unconstrained (an agent that omits a defaulted argument makes the same call); the match is
+  ``exact`` when the constraints cover every parameter of the schema (no legitimate extra argument), else
+  ``subset``;
 * a **state item** (id ``S``): after the turn, the public state of every involved class equals the state the
   ground truth reaches (bfcl-eval's own ``state_checker``). It carries no ``check`` (the task format has no
   state check type); ``extra_info.bfcl_check == "state"`` marks it and :class:`~.judge.BFCLJudge` decides it
@@ -45,6 +47,15 @@ def _constraints(args: dict[str, Any], schema: dict[str, Any]) -> dict[str, ArgC
     return out
 
 
+def _tool_called(name: str, args: dict[str, Any], schema: dict[str, Any], count: int) -> ToolCalledCheck:
+    """``exact`` when the ground truth pins every parameter the schema has (no legitimate extra argument is
+    possible, e.g. a no-argument function), else ``subset``."""
+    constraints = _constraints(args, schema)
+    props = set((schema.get("properties") or {}) if isinstance(schema, dict) else {})
+    exact = props <= set(constraints)
+    return ToolCalledCheck(name=name, args=constraints, match="exact" if exact else "subset", min_count=count)
+
+
 def turn_checklist(
     turn: int,
     calls: list[tuple[str, dict[str, Any]]],
@@ -78,7 +89,7 @@ def turn_checklist(
                 evidence=[Evidence(turn=turn, step=s, **{"from": "assistant.tool_calls"}, snippet=rendered) for s in steps],
                 failure_examples=[f"{name} not called", f"{name} called with different arguments"],
                 weight=w,
-                check=ToolCalledCheck(name=name, args=_constraints(args, schemas.get(name, {})), min_count=count),
+                check=_tool_called(name, args, schemas.get(name, {}), count),
                 extra_info={"bfcl_ground_truth": rendered},
             ))
     else:
