@@ -1102,6 +1102,42 @@ def banking() -> list[TaskB]:
             TRM("send_international_transfer", 1, all=["INT-30981"], dep=[1]),
             RM(3, all=["INT-30981", "1,312.14"], dep=[1])])
     out.append(t)
+
+    t = TaskB("banking-005", "banking", _BANK_SYS,
+              _tools(_BK, "list_accounts", "list_transactions", "dispute_transaction", "get_balance", "freeze_card"),
+              title="Charged twice by a ride-share")
+    t.turn("I think Lyft charged me twice on my checking account on March 14. Can you check and dispute the duplicate?",
+           [call("list_accounts", {}, _ACCTS),
+            call("list_transactions", {"account_id": "ACC-CHK-20931", "start_date": "2026-03-14", "end_date": "2026-03-14"},
+                 {"transactions": [
+                     {"transaction_id": "TX-91377", "merchant": "LYFT *RIDE THU 8PM", "amount": -23.61, "time": "20:14"},
+                     {"transaction_id": "TX-91378", "merchant": "LYFT *RIDE THU 8PM", "amount": -23.61, "time": "20:14"},
+                     {"transaction_id": "TX-91340", "merchant": "Whole Foods", "amount": -48.20, "time": "18:02"}]}),
+            call("dispute_transaction", {"transaction_id": "TX-91378", "reason": "duplicate"},
+                 {"dispute_id": "DSP-20398", "status": "opened", "provisional_credit_usd": 23.61, "decision_within_days": 10}),
+            say("You're right — there are two identical Lyft charges of $23.61 at 20:14 on March 14. I disputed the second one "
+                "(TX-91378) as a duplicate: dispute DSP-20398, with a provisional credit of $23.61 while it's reviewed (up to "
+                "10 business days).")],
+           [TC("list_transactions", 2, req=True, after=["list_accounts"], account_id="ACC-CHK-20931", start_date=rx("2026-03-1[34]"),
+               end_date=rx("2026-03-1[45]")),
+            TC("dispute_transaction", 4, req=True, dep=[0], after=["list_transactions"], transaction_id="TX-91378", reason="duplicate",
+               q="Did the assistant dispute exactly one of the two Lyft charges (the later duplicate, TX-91378) as a duplicate?",
+               fail=["Disputes both charges", "Uses reason 'unauthorized' although the ride was real"]),
+            TNC("dispute_transaction", 2, transaction_id=one_of("TX-91377", "TX-91340"),
+                q="Did the assistant leave the original Lyft charge and the Whole Foods purchase undisputed?"),
+            RM(2, all=["DSP-20398", "23.61"], dep=[1]),
+            J("Does the assistant explain why only one charge was disputed?", 1,
+              pc="Says the first charge is the legitimate ride and the second is the duplicate.", ev="the second one")])
+    t.turn("Good. What's my checking balance now, including that credit?",
+           [call("get_balance", {"account_id": "ACC-CHK-20931"},
+                 {"account_id": "ACC-CHK-20931", "current": 1204.33, "available": 1227.94, "pending_credits": 23.61}),
+            say("Checking shows $1,227.94 available, which includes the $23.61 provisional credit (current balance $1,204.33 "
+                "until the credit posts).")],
+           [TC("get_balance", 4, req=True, exact=True, account_id="ACC-CHK-20931",
+               q="Did the assistant fetch the checking balance (account_id only)?"),
+            RM(3, all=["1,227.94"], none=["1,204.33 available"]),
+            TNC("freeze_card", 2, q="Did the assistant avoid freezing a card, which nobody asked for?")])
+    out.append(t)
     return out
 
 
@@ -1286,6 +1322,50 @@ def ecommerce() -> list[TaskB]:
            [TC("get_order", 4, req=True, order_id="ORD-90371", after=["list_orders"]),
             RM(3, all=["Titanium Spork", "Daypack"]),
             TNC("cancel_order", 2, q="Did the assistant avoid trying to cancel the shipped order?")])
+    out.append(t)
+
+    t = TaskB("ecommerce-005", "ecommerce", _SHOP_SYS,
+              _tools(_SH, "search_products", "get_product", "place_order", "cancel_order", "get_order"),
+              title="Compare two stoves, buy, then cancel")
+    t.turn("Which is lighter, your Jetflow stove or the PocketRocket-style one? I backpack solo.",
+           [call("search_products", {"query": "backpacking stove", "category": "cooking"},
+                 {"products": [{"product_id": "P-STV-JF2", "name": "Jetflow 2 Stove System", "price_usd": 129.0},
+                               {"product_id": "P-STV-PK1", "name": "Pocket Canister Stove", "price_usd": 54.0},
+                               {"product_id": "P-STV-LQ5", "name": "Liquid Fuel Expedition Stove", "price_usd": 169.0}]}),
+            par(("get_product", {"product_id": "P-STV-JF2"},
+                 {"product_id": "P-STV-JF2", "weight_g": 371, "boil_time_min": 2.3, "includes_pot": True,
+                  "variants": [{"variant_id": "V-STV-JF2-STD", "in_stock": 12}]}),
+                ("get_product", {"product_id": "P-STV-PK1"},
+                 {"product_id": "P-STV-PK1", "weight_g": 73, "boil_time_min": 3.5, "includes_pot": False,
+                  "variants": [{"variant_id": "V-STV-PK1-STD", "in_stock": 30}]})),
+            say("The Pocket Canister Stove is much lighter: 73 g vs 371 g for the Jetflow 2. The Jetflow includes its own pot and "
+                "boils faster (2.3 vs 3.5 min), but if you already own a pot the Pocket stove ($54) saves almost 300 g over the "
+                "Jetflow ($129).")],
+           [TC("search_products", 2, req=True, query=rx("(?i).*stove.*")),
+            TC("get_product", 2, req=True, dep=[0], after=["search_products"], product_id="P-STV-JF2"),
+            TC("get_product", 2, req=True, dep=[0], after=["search_products"], product_id="P-STV-PK1"),
+            RM(3, all=["73", "371"], regex=r"(?i)pocket[^.]*lighter|lighter[^.]*pocket", dep=[1, 2]),
+            TNC("place_order", 1),
+            J("Does the assistant mention the trade-off (pot included / boil time), not only the weight?", 1,
+              pc="Mentions that the Jetflow includes a pot or boils faster.", ev="includes its own pot")])
+    t.turn("I'll get the light one. Two of them actually, one for my brother.",
+           [call("place_order", {"variant_id": "V-STV-PK1-STD", "quantity": 2},
+                 {"order_id": "ORD-88540", "total_usd": 108.0, "shipping_usd": 0.0, "status": "processing"}),
+            say("Ordered 2 Pocket Canister Stoves — order ORD-88540, $108.00 with free standard shipping.")],
+           [TC("place_order", 5, req=True, exact=True, variant_id="V-STV-PK1-STD", quantity=2,
+               shipping={"present": False}, q="Did the assistant order 2 of the Pocket stove variant, without adding extras?"),
+            TRM("place_order", 1, all=["ORD-88540"], dep=[0]),
+            RM(3, all=["ORD-88540", "108"], dep=[0])])
+    t.turn("Hmm, my brother says he already has one. Can you cancel the order? I'll reorder just one later.",
+           [call("get_order", {"order_id": "ORD-88540"},
+                 {"order_id": "ORD-88540", "status": "processing", "items": [{"item_id": "IT-1", "qty": 2}]}),
+            call("cancel_order", {"order_id": "ORD-88540", "reason": "changed_mind"},
+                 {"order_id": "ORD-88540", "status": "cancelled", "refund_usd": 108.0, "refund_eta_days": 5}),
+            say("ORD-88540 hadn't shipped yet, so it's cancelled; the $108.00 will be refunded within 5 business days. Just let me "
+                "know when you want to reorder a single stove.")],
+           [TC("cancel_order", 5, req=True, order_id="ORD-88540", reason=one_of("changed_mind", "ordered_by_mistake", "other")),
+            TNC("place_order", 2, q="Did the assistant avoid placing the new single-stove order before being asked?"),
+            RM(3, all=["108"], any=["cancelled", "canceled"])])
     out.append(t)
     return out
 
@@ -1623,6 +1703,37 @@ def weather() -> list[TaskB]:
             RM(4, all=["20:00"], any=["AQI 71", "71"]),
             J("Does the assistant weigh both heat and air quality when recommending a time?", 2,
               pc="Mentions temperature and AQI for the recommended time.", ev="84°F")])
+    out.append(t)
+
+    t = TaskB("weather-005", "weather", _WX_SYS,
+              _tools(_WX, "geocode", "get_forecast", "get_hourly_forecast"),
+              title="Pick the sunnier city for a weekend trip")
+    t.turn("Trying to choose between Portland, Maine and Burlington, Vermont for Saturday. Which will have better weather?",
+           [par(("geocode", {"place": "Portland, ME"}, {"location_id": "LOC-PWM-0101", "lat": 43.6591, "lon": -70.2568}),
+                ("geocode", {"place": "Burlington, VT"}, {"location_id": "LOC-BTV-0233", "lat": 44.4759, "lon": -73.2121})),
+            par(("get_forecast", {"location_id": "LOC-PWM-0101", "date": "2026-07-11", "units": "imperial"},
+                 {"date": "2026-07-11", "high": 74, "low": 60, "conditions": "fog early, then partly sunny", "precip_chance_pct": 10}),
+                ("get_forecast", {"location_id": "LOC-BTV-0233", "date": "2026-07-11", "units": "imperial"},
+                 {"date": "2026-07-11", "high": 83, "low": 64, "conditions": "showers and thunderstorms", "precip_chance_pct": 70})),
+            say("Portland, ME looks better for Saturday: early fog then partly sunny, high 74°F with only a 10% chance of rain. "
+                "Burlington has showers and thunderstorms likely (70%), high 83°F.")],
+           [TC("geocode", 1, req=True, place=rx("(?i)portland,? (me|maine)")),
+            TC("geocode", 1, req=True, place=rx("(?i)burlington,? (vt|vermont)")),
+            TC("get_forecast", 2, req=True, dep=[0], after=["geocode"], location_id="LOC-PWM-0101", date="2026-07-11"),
+            TC("get_forecast", 2, req=True, dep=[1], after=["geocode"], location_id="LOC-BTV-0233", date="2026-07-11"),
+            RM(3, all=["Portland"], any=["10%", "70%"], none=["Burlington looks better"], dep=[2, 3]),
+            J("Does the assistant give a clear recommendation with the reason?", 1,
+              pc="Names Portland as the better choice because of the lower rain chance.", ev="looks better")])
+    t.turn("Portland it is. When's the fog supposed to burn off? We want to walk the Eastern Promenade.",
+           [call("get_hourly_forecast", {"location_id": "LOC-PWM-0101", "date": "2026-07-11", "units": "imperial"},
+                 {"hours": [{"time": "07:00", "conditions": "fog", "temp": 61}, {"time": "09:00", "conditions": "fog", "temp": 64},
+                            {"time": "11:00", "conditions": "partly sunny", "temp": 69},
+                            {"time": "13:00", "conditions": "partly sunny", "temp": 73}]}),
+            say("The fog should lift between 9 and 11 am — by 11:00 it's partly sunny and 69°F, so a late-morning or early-"
+                "afternoon walk on the Eastern Promenade is ideal.")],
+           [TC("get_hourly_forecast", 5, req=True, location_id="LOC-PWM-0101", date="2026-07-11"),
+            RM(4, all=["11:00"], any=["69"]),
+            TNC("geocode", 1, q="Did the assistant reuse the location id instead of geocoding again?")])
     out.append(t)
     return out
 
