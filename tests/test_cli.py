@@ -1,0 +1,158 @@
+"""The `cm2` CLI: list, run (records, summary), kill -9 and resume without duplicate or missing episodes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import cm2_env
+from cm2_env.cli import main
+from cm2_env.tasks import list_suites, load_suite
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "cm2_env.cli"]
+
+
+def run_main(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        rc = main(argv)
+    return rc, out.getvalue()
+
+
+def test_list_shows_env_ids_suites_and_counts():
+    rc, out = run_main(["list"])
+    assert rc == 0
+    n = len(load_suite("starter"))
+    for env_id in cm2_env.ENV_IDS:
+        assert env_id in out
+    line = next(x for x in out.splitlines() if x.startswith("cm2/ToolTask-v0"))
+    assert str(n) in line.split()
+    for suite in list_suites():
+        row = next(x for x in out.splitlines() if x.split() and x.split()[0] == suite)
+        assert row.split()[1] == str(len(load_suite(suite)))
+
+
+def test_run_writes_one_record_per_episode(tmp_path):
+    out = tmp_path / "ref.jsonl"
+    rc, text = run_main(["run", "--agent", "reference", "--tasks", "banking-*", "--episodes", "3",
+                         "--group-size", "2", "--out", str(out), "-q"])
+    assert rc == 0
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(recs) == 6
+    assert len({r["episode_key"] for r in recs}) == 6
+    for r in recs:
+        assert r["task_id"].startswith("banking-")
+        assert r["messages"] and r["messages"][0]["role"] == "system"
+        assert r["verdicts"] and r["turn_scores"] and r["score"] == pytest.approx(1.0)
+    assert "ALL" in text and "mean score" in text and "6 episode(s) recorded" in text
+    # the summary's mean is right
+    all_row = next(x for x in text.splitlines() if x.startswith("ALL"))
+    assert all_row.split()[1:3] == ["6", "1.000"]
+
+
+def test_run_perturbed_with_agent_and_env_args(tmp_path):
+    out = tmp_path / "p.jsonl"
+    rc, text = run_main(["run", "--agent", "perturbed", "--tasks", "domain:travel", "--seed", "3",
+                         "--agent-arg", "fault_rate=1.0", "--agent-arg", 'faults=["unknown_tool"]',
+                         "--env-arg", "end_on_tool_error=true", "--out", str(out), "-q"])
+    assert rc == 0
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert recs and all(r["domain"] == "travel" for r in recs)
+    assert all(r["end_reason"] == "tool_error" for r in recs)  # the env arg took effect
+    assert all(f["fault"] == "unknown_tool" for r in recs for f in r["agent_info"]["injected_faults"])
+
+
+def test_run_tasks_file(tmp_path):
+    task = {"id": "mini", "tools": [], "turns": [
+        {"user": "hi", "checklist": [{"id": "C0", "question": "q", "weight": 1,
+                                      "check": {"type": "reply_matches", "any": ["hello"]}}]}],
+            "reference": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello!"}]}
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps([task]))
+    out = tmp_path / "o.jsonl"
+    rc, text = run_main(["run", "--tasks-file", str(f), "--episodes", "2", "--out", str(out), "-q"])
+    assert rc == 0
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["task_id"] for r in recs] == ["mini", "mini"] and all(r["score"] == 1.0 for r in recs)
+
+
+def test_run_selector_matching_nothing_fails(tmp_path):
+    r = subprocess.run(CLI + ["run", "--tasks", "no-such-task-*", "--out", str(tmp_path / "x.jsonl"), "-q"],
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode != 0
+    assert "matches no task" in r.stderr
+    assert not (tmp_path / "x.jsonl").exists() or (tmp_path / "x.jsonl").read_text() == ""
+
+
+def test_kill_and_resume(tmp_path):
+    """kill -9 a running `cm2 run`, rerun the same command: every planned episode exactly once."""
+    out = tmp_path / "runs.jsonl"
+    episodes, group = 150, 4
+    cmd = CLI + ["run", "--agent", "perturbed", "--episodes", str(episodes), "--group-size", str(group),
+                 "--concurrency", "2", "--seed", "11", "--out", str(out), "-q"]
+    total = episodes * group
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and out.read_bytes().count(b"\n") >= 25:
+                break
+            time.sleep(0.005)
+        assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    partial = out.read_bytes().count(b"\n")
+    assert 0 < partial < total
+
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = out.read_text().splitlines()
+    keys = [json.loads(x)["episode_key"] for x in lines]  # every line is whole JSON
+    assert len(keys) == len(set(keys)), "duplicate episodes after resume"
+    planned = {f"{t}#{slot}.{g}" for slot, t in
+               ((s, [t.id for t in load_suite("starter")][s % len(load_suite("starter"))]) for s in range(episodes))
+               for g in range(group)}
+    assert set(keys) == planned
+    assert f"{total} episode(s) recorded" in r.stdout and "missing" not in r.stdout
+
+
+def test_rerun_of_complete_run_adds_nothing(tmp_path):
+    out = tmp_path / "r.jsonl"
+    args = ["run", "--tasks", "banking-00*", "--out", str(out), "-q"]
+    assert run_main(args)[0] == 0
+    before = out.read_text()
+    rc, text = run_main(args)
+    assert rc == 0 and out.read_text() == before
+
+
+def test_validate_ok_on_bundled_suite():
+    from cm2_env.tasks.suites import SUITES_DIR
+
+    files = sorted(str(p) for p in (SUITES_DIR / "starter").glob("*.json"))
+    rc, out = run_main(["validate", *files])
+    assert rc == 0 and out.count(": OK") == len(files)
+
+
+def test_env_arg_parsing():
+    from cm2_env.cli import _parse_kv
+
+    assert _parse_kv(["a=1", "b=true", 'c={"x": [1]}', "d=plain text", "e=a=b"]) == {
+        "a": 1, "b": True, "c": {"x": [1]}, "d": "plain text", "e": "a=b"}
+    with pytest.raises(SystemExit):
+        _parse_kv(["novalue"])
