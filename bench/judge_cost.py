@@ -201,7 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-memo", action="store_true")
     ap.add_argument("--json", default=None, help="write the results to this file")
     args = ap.parse_args(argv)
-    logging.getLogger("cm2_env").setLevel(logging.ERROR)  # the memo runs have no judge: unjudged warnings
+    log = logging.getLogger("cm2_env")
+    level = log.level
+    log.setLevel(logging.ERROR)  # the memo runs have no judge: their unjudged-item warnings are expected
+    try:
+        return _main(args)
+    finally:
+        log.setLevel(level)
+
+
+def _main(args: argparse.Namespace) -> int:
 
     tasks = select_tasks(resolve_tasks(args.suite), args.tasks)
     judged_tasks = tasks if args.keep_checks else strip_checks(tasks)

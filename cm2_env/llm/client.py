@@ -356,6 +356,18 @@ class LLMClient:
             await st.aclose()
 
 
+def _plain(mapping: Any) -> dict[str, Any]:
+    """A plain dict from a mapping such as OmegaConf's DictConfig."""
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(mapping, DictConfig):
+            return dict(OmegaConf.to_container(mapping, resolve=True))  # type: ignore[arg-type]
+    except ImportError:
+        pass
+    return dict(mapping)
+
+
 def _schema_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name)[:64] or "output"
 
@@ -365,11 +377,26 @@ def _short(exc: BaseException | None, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def build_client(llm: "LLMClient | LLMConfig | dict[str, Any]", role: str) -> LLMClient:
-    """An LLMClient from a client (returned as is), a config or a plain dict (Hydra/YAML)."""
+def build_client(llm: "LLMClient | LLMConfig | dict[str, Any] | str", role: str) -> LLMClient:
+    """An LLMClient from a client (returned as is), a config, a plain dict (Hydra/YAML) or a preset.
+
+    A string names a preset of ``conf/llm`` (``"vllm"``, ``"openai"``, ...) or a YAML file; a dict with a
+    ``preset`` key starts from that preset and overrides its fields with the other keys.
+    """
     if isinstance(llm, LLMClient):
         return llm
-    if isinstance(llm, dict) or isinstance(llm, LLMConfig) or hasattr(llm, "keys"):
-        cfg = LLMConfig.coerce(llm, role=role)
-        return LLMClient(cfg)
+    if isinstance(llm, str):
+        from .presets import load_preset
+
+        return LLMClient(load_preset(llm, role=role))
+    if isinstance(llm, LLMConfig):
+        return LLMClient(LLMConfig.coerce(llm, role=role))
+    if isinstance(llm, dict) or hasattr(llm, "keys"):
+        data = dict(llm) if isinstance(llm, dict) else _plain(llm)
+        preset = data.pop("preset", None)
+        if preset:
+            from .presets import load_preset
+
+            return LLMClient(load_preset(str(preset), role=data.pop("role", role), **data))
+        return LLMClient(LLMConfig.coerce(data, role=role))
     raise TypeError(f"cannot build an LLM client for role {role!r} from {type(llm).__name__}")

@@ -72,13 +72,14 @@ def count_tokens(body: dict[str, Any]) -> int:
 
 
 class ScriptedServer:
-    def __init__(self, handler: Handler | None = None, model: str = "scripted"):
+    def __init__(self, handler: Handler | None = None, model: str = "scripted", port: int = 0):
         self.handler: Handler = handler or (lambda body: "ok")
         self.model = model
         self.queue: deque[Action] = deque()
         self.requests: list[dict[str, Any]] = []
         self.request_times: list[float] = []
         self.port: int | None = None
+        self._bind_port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -138,7 +139,7 @@ class ScriptedServer:
         app.router.add_get("/health", self._health)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._bind_port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
 
