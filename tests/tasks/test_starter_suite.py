@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 
 import jsonschema
@@ -295,3 +296,25 @@ def test_evidence_points_into_the_reference(task: Task):
                 else:
                     text = m.get("content") or ""
                 assert ev.snippet.lower() in text.lower(), f"{it.id}: {ev.snippet!r} not at turn {ev.turn} step {ev.step}"
+
+
+def test_json_files_are_what_the_builder_writes():
+    """The shipped JSON is generated: editing it by hand (or the builder without rebuilding) is caught here."""
+    import importlib.util
+    from pathlib import Path
+
+    import cm2_env.tasks
+
+    suites = Path(cm2_env.tasks.__file__).with_name("suites")
+    spec = importlib.util.spec_from_file_location("_build_starter", suites / "build_starter.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class body runs
+    try:
+        spec.loader.exec_module(mod)
+        docs = mod.build_documents()
+    finally:
+        del sys.modules[spec.name]
+    on_disk = {p.name: p.read_text(encoding="utf-8") for p in (suites / "starter").glob("*.json")}
+    assert set(docs) == set(on_disk)
+    for name, text in docs.items():
+        assert on_disk[name] == text, f"{name} is stale: run python cm2_env/tasks/suites/build_starter.py"
