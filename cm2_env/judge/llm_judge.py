@@ -21,6 +21,7 @@ from .base import TurnJudgeRequest
 from .prompts import ITEM_VERDICT_SCHEMA, batched_messages, batched_schema, build_context, per_item_messages
 
 ROLE = "judge"
+DEFAULT_VOTE_TEMPERATURE = 0.7
 
 Vote = tuple[bool, int | None, str] | str
 """(answer, step, rationale) or an error message."""
@@ -34,7 +35,8 @@ class LLMJudge:
         mode: ``batched`` (one request per turn, one verdict per item) or ``per_item`` (one request per item).
         votes: samples per decision; the majority wins (a tie fails the item); votes that errored are ignored
             unless all did.
-        vote_temperature: temperature used when ``votes > 1`` (default: the role's temperature).
+        vote_temperature: temperature used when ``votes > 1`` (default: the role's temperature, or 0.7 when
+            that is 0 — greedy votes would all be the same answer).
         with_evidence: show the items' reference evidence snippets.
         max_history_chars / max_turn_chars: transcript budget for earlier turns / the judged turn.
     """
@@ -84,8 +86,12 @@ class LLMJudge:
     # ------------------------------------------------------------------ requests
 
     def _overrides(self) -> dict[str, Any]:
-        if self.votes > 1 and self.vote_temperature is not None:
+        if self.votes == 1:
+            return {}
+        if self.vote_temperature is not None:
             return {"temperature": self.vote_temperature}
+        if not self.client.config.temperature:  # k greedy samples would be k copies of one answer
+            return {"temperature": DEFAULT_VOTE_TEMPERATURE}
         return {}
 
     async def _per_item_votes(self, context: str, items: list[ChecklistItem]) -> dict[str, list[Vote]]:

@@ -219,8 +219,7 @@ class LLMClient:
                 if e.status_code >= 500 or e.status_code in (408, 409):
                     kind, last_exc = "server_error", e
                     retry_after = _retry_after_seconds(e)
-                elif rf is not None and rf.get("type") == "json_schema" and cfg.structured_output == "auto" \
-                        and e.status_code in (400, 404, 422, 501):
+                elif rf is not None and rf.get("type") == "json_schema" and e.status_code in (400, 404, 422, 501):
                     # the server does not take response_format json_schema: fall back to prompt-only JSON
                     log.info("%s: endpoint %s rejected response_format (%s); using prompt-only JSON",
                              self.role, ep.endpoint.base_url, e.status_code)

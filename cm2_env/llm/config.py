@@ -74,8 +74,8 @@ class LLMConfig(BaseModel):
     structured_output: Literal["json_schema", "json_object", "none", "auto"] = Field(
         "auto",
         description=(
-            "How to ask for JSON: `json_schema` (response_format with the schema), `json_object`, `none` (prompt "
-            "only) or `auto` (json_schema, falling back to prompt-only if the server rejects it)."
+            "How to ask for JSON: `json_schema`/`auto` (response_format with the schema; if the server rejects "
+            "it, prompt-only from then on), `json_object`, or `none` (prompt only). Output is always validated."
         ),
     )
     reask: int = Field(2, ge=0, description="Bounded re-asks when the output is not valid JSON for the schema.")

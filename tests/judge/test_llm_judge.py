@@ -133,3 +133,12 @@ def test_registered_under_llm():
     j = JUDGES.build({"name": "llm", "llm": {"base_url": "http://127.0.0.1:1/v1", "model": "m"},
                       "mode": "per_item", "votes": 3})
     assert isinstance(j, LLMJudge) and j.votes == 3 and j.client.role == "judge"
+
+
+async def test_votes_at_zero_temperature_are_sampled(server):
+    await judge(server.url, mode="per_item", votes=2).judge_turn(
+        TurnJudgeRequest(TASK, 0, items()[:1], TURN_GOOD, HISTORY))
+    assert [b["temperature"] for b in server.requests] == [0.7, 0.7]
+    server.reset()
+    await judge(server.url, mode="per_item").judge_turn(TurnJudgeRequest(TASK, 0, items()[:1], TURN_GOOD, HISTORY))
+    assert server.requests[0]["temperature"] == 0.0

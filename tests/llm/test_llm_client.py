@@ -154,6 +154,10 @@ async def test_response_format_sent_and_fallback_when_rejected(server):
     assert "response_format" in server.requests[0] and "response_format" not in server.requests[1]
     await c2.chat_json(MSGS, SCHEMA)  # remembered per endpoint
     assert "response_format" not in server.requests[2]
+    server.reset()  # also in explicit json_schema mode: better prompt-only JSON than a failed role
+    server.push(Status(422))
+    r = await client(server.url, structured_output="json_schema").chat_json(MSGS, SCHEMA)
+    assert r.data["answer"] is True and "response_format" not in server.requests[1]
 
 
 async def test_connection_refused_is_flagged():
