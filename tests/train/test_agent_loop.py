@@ -293,3 +293,97 @@ def test_response_budget_stops_and_scores(tiny_lm, weather_data, weather_task_fi
     assert s["rm"].sum().item() == pytest.approx(0.3)
     assert s["extra"]["turn_scores"] == [pytest.approx(0.6)]
     assert int(output.non_tensor_batch["cm2_trainer_stopped"][0]) == 1
+
+
+def test_direct_run_and_v1_trainer_output_dict(tiny_lm, weather_data, weather_task_file):
+    """The loop on its own (as verl's v1 TransferQueue worker calls it): ``as_dict`` carries the score as
+    ``rm_scores`` on the last token and the reward extra info verl's v1 trainer reads."""
+    import asyncio
+
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    from train.verl.agent_loop import CM2AgentLoop
+
+    model_dir, tok, _ = tiny_lm
+    cfg = _config(model_dir, weather_data)
+    batch = _batch(cfg, tok, n=1)
+    row = {k: v[0] for k, v in batch.non_tensor_batch.items()}
+    wrong = [PERFECT_SCRIPT[0], "It is warm."]  # turn 0: C1 fails; turn 1: the server's default reply
+
+    async def go():
+        loop = CM2AgentLoop(
+            trainer_config=DictConfigWrap(cfg), server_manager=ScriptedServer(tok, wrong), tokenizer=tok,
+            processor=None, dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data), hf_model_type="qwen2",
+        )
+        sampling = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": 1.0, "logprobs": True}
+        row.pop("agent_name", None)
+        return await loop.run(sampling, session_id=0, **row)
+
+    out = asyncio.run(go())
+    d = out.as_dict()
+    assert d["responses"].shape == d["response_mask"].shape == d["rm_scores"].shape
+    assert d["rm_scores"][-1].item() == pytest.approx(out.reward_score)
+    assert d["rm_scores"][:-1].abs().sum().item() == 0
+    assert d["rollout_log_probs"].shape == d["responses"].shape
+    info = d["extra_fields"]["reward_extra_info"]
+    assert info["cm2_score"] == out.reward_score
+    assert all(isinstance(v, (int, float)) for v in info.values())
+    # turn 0: 0.6 (C1 failed); turn 1: "Nothing more to do." → 0 → trajectory 0.3
+    assert out.reward_score == pytest.approx(0.3)
+    assert d["extra_fields"]["turn_scores"] == [pytest.approx(0.6), 0.0]
+    assert d["extra_fields"]["cm2"]["turn_verdict_counts"][0] == {"passed": 1, "failed": 1, "unjudged": 0, "error": 0}
+
+
+def test_history_rewriting_template_caveat(tiny_lm, weather_data):
+    """Documented caveat: with a template that drops earlier turns' <think> (Qwen3), the rollout's token
+    stream keeps the thinking the model generated and saw, so it differs from the template's rendering of the
+    finished conversation; the observation deltas are unaffected (rendered in a synthetic context)."""
+    import asyncio
+    import copy
+
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    from conftest import QWEN_STYLE_TEMPLATE
+    from train.verl.agent_loop import CM2AgentLoop
+
+    model_dir, tok, _ = tiny_lm
+    qwen3_like = copy.deepcopy(tok)
+    strip = (
+        "{%- set ns = namespace(last_user=-1) %}{%- for m in messages %}{%- if m.role == 'user' %}"
+        "{%- set ns.last_user = loop.index0 %}{%- endif %}{%- endfor %}"
+    )
+    template = strip + QWEN_STYLE_TEMPLATE.replace(
+        "'\\n' + (message.content or '') + '<|im_end|>'",
+        "'\\n' + ((message.content or '').split('</think>')[-1].lstrip('\\n') "
+        "if (message.role == 'assistant' and loop.index0 < ns.last_user) else (message.content or '')) + '<|im_end|>'",
+    ).replace(
+        "{%- if message.content %}\n            {{- '\\n' + message.content }}",
+        "{%- if message.content %}\n            {{- '\\n' + (message.content.split('</think>')[-1].lstrip('\\n') "
+        "if loop.index0 < ns.last_user else message.content) }}",
+    )
+    assert template != strip + QWEN_STYLE_TEMPLATE
+    qwen3_like.chat_template = template
+
+    cfg = _config(model_dir, weather_data)
+    batch = _batch(cfg, tok, n=1)
+    row = {k: v[0] for k, v in batch.non_tensor_batch.items()}
+    row.pop("agent_name", None)
+
+    async def go():
+        loop = CM2AgentLoop(
+            trainer_config=DictConfigWrap(cfg), server_manager=ScriptedServer(qwen3_like, PERFECT_SCRIPT),
+            tokenizer=qwen3_like, processor=None, dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data),
+            hf_model_type="qwen3",
+        )
+        return await loop.run({"temperature": 1.0, "logprobs": False}, **row)
+
+    out = asyncio.run(go())
+    stream = qwen3_like.decode(out.prompt_ids + out.response_ids, skip_special_tokens=False)
+    conv = _raw_conversation(out.extra_fields["cm2"]["messages"], PERFECT_SCRIPT)
+    history_rewritten = qwen3_like.apply_chat_template(conv, tools=WEATHER_TOOLS, tokenize=False)
+    verbatim = tok.apply_chat_template(conv, tools=WEATHER_TOOLS, tokenize=False)
+    assert "I should look it up." in stream and "I should look it up." not in history_rewritten
+    assert stream == verbatim[:-1]  # the stream is the verbatim (history-preserving) rendering
+    assert out.reward_score == pytest.approx(1.0)
