@@ -405,6 +405,7 @@ class TaskB:
         self.title = title
         self.turns: list[dict] = []
         self.reference: list[dict] = []
+        self._turn_msgs: list[list[dict]] = []
         self._n = 0
 
     def turn(self, user: str, steps: list[dict], items: list[Item]) -> "TaskB":
@@ -435,6 +436,7 @@ class TaskB:
             ci["weight"] = w
         self.turns.append({"user": user, "checklist": checklist})
         self.reference.extend(msgs)
+        self._turn_msgs.append(msgs)
         return self
 
     def _item(self, i: int, it: Item, msgs: list[dict], t: int) -> dict:
@@ -535,8 +537,15 @@ class TaskB:
         meta: dict[str, Any] = {"source": "cm2-env starter suite (hand-written)"}
         if self.title:
             meta["title"] = self.title
-        if self.tags:
-            meta["tags"] = self.tags
+        tags = list(self.tags)
+        if any(len(m.get("tool_calls") or []) > 1 for m in self.reference):
+            tags.append("parallel_calls")
+        if any(not any(m.get("tool_calls") for m in turn) for turn in self._turn_msgs):
+            tags.append("no_tool_turn")
+        if len(self.turns) >= 3:
+            tags.append("three_plus_turns")
+        if tags:
+            meta["tags"] = tags
         return {
             "id": self.tid,
             "domain": self.domain,
