@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
     from cm2_env.rollout import plan_episodes, read_done_keys, run_rollouts
     from cm2_env.tasks.suites import select_tasks
 
+    from . import _bfcl
+
+    if not _bfcl.available():
+        print(f"cm2 eval bfcl: {_bfcl.INSTALL_HINT}; then run it with that venv's `cm2`", file=sys.stderr)
+        return 2
     cats = categories_of(args.category)
     agent_kwargs = _kv(args.agent_arg)
     if args.agent == "perturbed":

@@ -1,0 +1,1 @@
+"""Benchmark adapters (BFCL, tau2-bench, ToolSandbox)."""

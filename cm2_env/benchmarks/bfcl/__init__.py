@@ -1,0 +1,32 @@
+"""BFCL v4 multi-turn as cm2 environments: real executable tools, ground-truth checklists, the official checker.
+
+Needs ``bfcl-eval`` (installed without its provider SDKs by ``scripts/install_bfcl_env.sh``). Importing this
+package does not import bfcl-eval; the names below are loaded on first use. See README.md in this folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BFCLMultiTurnEnv": ".env",
+    "bfcl_tasks": ".env",
+    "load_category": ".loader",
+    "entry_to_task": ".loader",
+    "BFCLToolExecutor": ".executor",
+    "BFCLInstances": ".executor",
+    "BFCLJudge": ".judge",
+    "BFCLOfficialEvaluator": ".official",
+    "official_verdict": ".official",
+    "CATEGORIES": "._bfcl",
+    "available": "._bfcl",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
