@@ -90,6 +90,9 @@ def test_good_episode_scores_one(server):
     assert json.loads(lyon["content"])["status"] == "ok"
     usage = info["usage"]
     assert usage["judge"]["calls"] == 2  # batched: one call per judged turn
+    judged = [b for b in server.requests if "## Current turn (judge this)" in last_user_text(b)]
+    required = [b["response_format"]["json_schema"]["schema"]["properties"]["verdicts"]["required"] for b in judged]
+    assert required == [["C1", "C2"], ["C0"]]  # the rule-checked C0 of turn 0 never reaches the LLM
     assert usage["simulator"]["calls"] == 1 and usage["user"]["calls"] == 2
     assert usage["total"]["prompt_tokens"] > 0
     env.close()
@@ -141,4 +144,33 @@ def test_group_memo_across_rollouts(server):
     sim_calls = [b for b in server.requests if "## Call to answer" in last_user_text(b)]
     assert len(sim_calls) == 1
     assert info["usage"]["simulator"]["memo_hits"] == 1 and info["usage"]["simulator"].get("calls", 0) == 0
+    env.close()
+
+
+CM2_FIXTURE = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "cm2" / \
+    "checklist_annotated.json"
+
+
+@pytest.mark.skipif(not CM2_FIXTURE.exists(), reason="needs ../shared/fixtures/cm2")
+def test_cm2_authors_sample_judged_by_llm(server):
+    """The authors' labelled sample (no programmatic checks): every item goes to the LLM judge, batched."""
+    import asyncio
+
+    from agents.reference import ReferenceAgent
+    from cm2_env.rollout import EpisodeSpec, run_episode
+    from cm2_env.tasks import from_cm2
+
+    t = from_cm2(json.loads(CM2_FIXTURE.read_text())[0])
+    llm = {"base_url": server.url, "model": "scripted", "timeout": 5, "retries": 0}
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[t], judge={"name": "llm", "llm": llm})
+    rec = asyncio.run(run_episode(env.unwrapped, ReferenceAgent(), EpisodeSpec("k", t.id, "g", 0, 0)))
+    n_items = sum(len(turn.checklist) for turn in t.turns)
+    assert rec["counts"]["error"] == 0 and rec["counts"]["unjudged"] == 0
+    assert rec["counts"]["passed"] + rec["counts"]["failed"] == n_items
+    assert rec["usage"]["judge"]["calls"] == len(t.turns)  # one batched call per turn
+    judged = [b for b in server.requests if "## Current turn (judge this)" in last_user_text(b)]
+    assert len(judged) == len(t.turns)
+    first = last_user_text(judged[0])
+    assert "Washington Huskies" in first and "Reference evidence:" in first
+    assert rec["score"] is not None and rec["score"] > 0.5
     env.close()
