@@ -110,7 +110,10 @@ def _call_from_obj(obj: Any, call_id: str, raw: str) -> ToolCall:
 def parse_text(text: str, id_prefix: str = "call") -> ParsedAction:
     """Parse hermes-style raw model text."""
     text = text if isinstance(text, str) else str(text)
-    visible = THINK_RE.sub("", text)
+    head, sep, _ = text.partition("</think>")
+    prefilled = head + sep if sep and "<think>" not in head else ""  # the template pre-filled "<think>"
+    rest = text[len(prefilled):]
+    visible = THINK_RE.sub("", rest)
     calls: list[ToolCall] = []
     for i, m in enumerate(TOOL_CALL_RE.finditer(visible)):
         body = m.group(1).strip()
@@ -123,7 +126,7 @@ def parse_text(text: str, id_prefix: str = "call") -> ParsedAction:
             continue
         calls.append(_call_from_obj(obj, call_id, body))
     if calls:  # drop the executed blocks, keep reasoning (and any calls written inside it) verbatim
-        thinking = "".join(m.group(0) for m in THINK_RE.finditer(text))
+        thinking = prefilled + "".join(m.group(0) for m in THINK_RE.finditer(rest))
         content = (thinking + "\n" + TOOL_CALL_RE.sub("", visible).strip()).strip()
     else:
         content = text.strip()

@@ -217,3 +217,14 @@ def test_think_text():
     assert "secret" in think_text("<think>secret</think>visible")
     assert "visible" not in think_text("<think>secret</think>visible")
     assert think_text(None) == ""
+
+
+def test_calls_in_prefilled_think_are_not_executed():
+    # templates that pre-fill "<think>" in the prompt: the model's text starts inside the reasoning and the
+    # first "</think>" closes it (strip_think already treats such text as reasoning)
+    text = ('I could <tool_call>{"name": "delete_all", "arguments": {}}</tool_call> but no.</think>'
+            'Sure. <tool_call>{"name": "lookup", "arguments": {"q": "x"}}</tool_call>')
+    p = parse_text(text)
+    assert _names(p) == ["lookup"]
+    assert "delete_all" in p.content  # kept as reasoning, not executed
+    assert strip_think(p.content) == "Sure."
