@@ -203,3 +203,52 @@ async def test_close_clears_memo(session):
     assert session.memo
     session.close()
     assert not session.memo
+
+
+# ------------------------------------------------------------------------------------------- returns-schema coverage
+# Result schemas as tool authors (and schema generators such as pydantic) write them. Each test pins one
+# schema feature the synthetic result must respect to "conform to the declared returns schema".
+
+
+def _synth_many(schema: dict, n: int = 12) -> list:
+    t = tool("f", returns=schema)
+    return [json.loads(synthesize("task", t, "f", canonical_args({"i": i}))) for i in range(n)]
+
+
+def test_synthetic_respects_additional_properties_false():
+    schema = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"],
+              "additionalProperties": False}
+    for value in _synth_many(schema):
+        jsonschema.validate(value, schema)
+
+
+def test_synthetic_respects_string_length_bounds():
+    schema = {"type": "object", "properties": {"code": {"type": "string", "minLength": 16},
+                                               "iso": {"type": "string", "minLength": 2, "maxLength": 2}}}
+    for value in _synth_many(schema):
+        jsonschema.validate(value, schema)
+
+
+@pytest.mark.parametrize("prop", [
+    {"type": "integer", "maximum": -1},
+    {"type": "number", "maximum": -10},
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    {"type": "integer", "exclusiveMinimum": 5, "maximum": 6},
+])
+def test_synthetic_respects_numeric_bounds(prop):
+    schema = {"type": "object", "properties": {"x": prop}, "required": ["x"]}
+    for value in _synth_many(schema):
+        jsonschema.validate(value, schema)
+
+
+def test_synthetic_resolves_local_refs_and_allof():
+    schema = {
+        "type": "object",
+        "properties": {"item": {"$ref": "#/$defs/Item"},
+                       "meta": {"allOf": [{"type": "object", "properties": {"n": {"type": "integer"}},
+                                           "required": ["n"]}]}},
+        "required": ["item", "meta"],
+        "$defs": {"Item": {"type": "object", "properties": {"price": {"type": "number"}}, "required": ["price"]}},
+    }
+    for value in _synth_many(schema):
+        jsonschema.validate(value, schema)
