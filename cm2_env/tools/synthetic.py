@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from typing import Any
 
@@ -42,17 +43,37 @@ def _value(schema: dict[str, Any], rng: random.Random, depth: int = 0) -> Any:
     if typ == "array":
         n = max(schema.get("minItems", 1), min(2, schema.get("maxItems", 2)))
         return [_value(schema.get("items") or {}, rng, depth + 1) for _ in range(n)]
-    if typ == "integer":
-        lo, hi = int(schema.get("minimum", 0)), int(schema.get("maximum", 1000))
-        return rng.randint(lo, max(lo, hi))
-    if typ == "number":
-        lo, hi = float(schema.get("minimum", 0)), float(schema.get("maximum", 1000))
-        return round(rng.uniform(lo, max(lo, hi)), 2)
+    if typ in ("integer", "number"):
+        lo, hi = _bounds(schema, typ == "integer")
+        if typ == "integer":
+            return rng.randint(math.ceil(lo), max(math.ceil(lo), math.floor(hi)))
+        x = round(rng.uniform(lo, max(lo, hi)), 2)
+        return x if lo <= x <= hi else (lo + hi) / 2
     if typ == "boolean":
         return rng.random() < 0.5
     if typ == "null":
         return None
-    return f"{schema.get('title', 'value')}-{rng.randrange(16**6):06x}"
+    text = f"{schema.get('title', 'value')}-{rng.randrange(16**6):06x}".ljust(int(_num(schema, "minLength") or 0), "x")
+    return text[: int(_num(schema, "maxLength"))] if _num(schema, "maxLength") is not None else text
+
+
+def _num(schema: dict[str, Any], key: str) -> float | None:
+    v = schema.get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _bounds(schema: dict[str, Any], integer: bool) -> tuple[float, float]:
+    """Inclusive [lo, hi] honouring minimum/maximum and exclusiveMinimum/exclusiveMaximum (default 0..1000)."""
+    lo, hi, emin, emax = (_num(schema, k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"))
+    if lo is None and emin is not None:
+        lo = math.floor(emin) + 1 if integer else emin + min(0.01, ((emax if emax is not None else emin + 1) - emin) / 4)
+    if hi is None and emax is not None:
+        hi = math.ceil(emax) - 1 if integer else emax - min(0.01, (emax - (lo if lo is not None else emax - 1)) / 4)
+    if lo is None:
+        lo = 0 if hi is None or hi >= 0 else hi - 1000
+    if hi is None:
+        hi = max(lo, 0) + 1000
+    return lo, hi
 
 
 def synthesize(task_id: str, tool: dict[str, Any], name: str, canonical: str) -> str:
@@ -63,6 +84,6 @@ def synthesize(task_id: str, tool: dict[str, Any], name: str, canonical: str) ->
         value = _value(schema, rng)
     else:
         value = {"status": "ok", "tool": name, "arguments": json.loads(canonical), "id": f"syn-{rng.randrange(16**8):08x}"}
-    if isinstance(value, dict):
-        value = {**value, "synthetic": True}
+    if isinstance(value, dict) and (schema is None or schema.get("additionalProperties", True) is not False):
+        value = {**value, "synthetic": True}  # (ToolResult.meta marks it too, when the schema forbids extra keys)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
