@@ -13,6 +13,7 @@ import jsonschema  # noqa: E402
 from cm2_env.benchmarks.bfcl import _bfcl  # noqa: E402
 from cm2_env.benchmarks.bfcl.calls import CallParseError, bind_arguments, parse_call, render_call  # noqa: E402
 from cm2_env.benchmarks.bfcl.checklist import STATE_ITEM_ID  # noqa: E402
+from cm2_env.benchmarks.bfcl.env import bfcl_tasks  # noqa: E402
 from cm2_env.benchmarks.bfcl.executor import BFCLInstances  # noqa: E402
 from cm2_env.benchmarks.bfcl.loader import load_category, widen_for_ground_truth  # noqa: E402
 from cm2_env.benchmarks.bfcl.schema import bfcl_doc_to_tool  # noqa: E402
@@ -106,7 +107,7 @@ def test_bind_positional_arguments_by_signature_and_render_like_bfcl():
 
 @pytest.mark.parametrize("category", _bfcl.CATEGORIES)
 def test_category_converts_and_validates_with_the_task_schema(category):
-    tasks = load_category(category)
+    tasks = bfcl_tasks(category)
     assert len(tasks) == 200 == len({t.id for t in tasks})
     sample = tasks[::10]
     doc = {"tasks": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in sample]}
@@ -127,7 +128,7 @@ def test_category_converts_and_validates_with_the_task_schema(category):
 
 @pytest.mark.parametrize("category", _bfcl.CATEGORIES)
 def test_reference_calls_pass_validation_and_match_the_ground_truth(category):
-    for task in load_category(category):
+    for task in bfcl_tasks(category):
         toolset = ToolSet(task.tools)
         gt = task.metadata["bfcl"]["ground_truth"]
         for t, turn in enumerate(task.reference_turns()):
@@ -205,3 +206,14 @@ def test_checklist_constraints_skip_defaults_and_use_exact_when_everything_is_pi
     ls_task = load_category("base", ids=["multi_turn_base_1"])[0]
     ls = [it.check for it in ls_task.turns[0].checklist if it.check][0]
     assert ls.name == "ls" and ls.args["a"].equals is True
+
+
+def test_resource_limits_reject_pathological_math_arguments():
+    task = next(t for t in bfcl_tasks("base") if "MathAPI" in t.metadata["bfcl"]["involved_classes"])
+    toolset = ToolSet(task.tools)
+    for name, args in [("power", {"base": 10, "exponent": 10**9}), ("logarithm", {"value": 2, "base": 10, "precision": 10**8}),
+                       ("square_root", {"number": 2, "precision": 10**8})]:
+        rejected = toolset.check(ToolCall("c", name, args, json.dumps(args)))
+        assert rejected is not None and rejected.error == "invalid_arguments"
+    ok = {"base": 2, "exponent": 10}
+    assert toolset.check(ToolCall("c", "power", ok, json.dumps(ok))) is None

@@ -56,6 +56,16 @@ def _convert(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+RESOURCE_LIMITS: dict[tuple[str, str], dict[str, Any]] = {
+    ("logarithm", "precision"): {"maximum": 1000},    # mpmath.mp.dps: a huge value stalls the process
+    ("square_root", "precision"): {"maximum": 1000},  # decimal context precision: same
+    ("power", "exponent"): {"maximum": 10000},        # int ** huge int: minutes of CPU and GBs of memory
+}
+"""Schema bounds we add so a policy cannot stall a training run through a pathological argument (the env
+rejects the call at validation, so neither our executor nor the official checker ever runs it). bfcl-eval's
+data stays far inside them (precision <= 10)."""
+
+
 def bfcl_doc_to_tool(doc: dict[str, Any]) -> dict[str, Any]:
     """One BFCL function doc → ``{"type": "function", "function": {name, description, parameters}}``."""
     doc = copy.deepcopy(doc)
@@ -64,6 +74,9 @@ def bfcl_doc_to_tool(doc: dict[str, Any]) -> dict[str, Any]:
     params.setdefault("properties", {})
     if "required" in params and not params["required"]:
         params.pop("required")
+    for (fn, prop), bounds in RESOURCE_LIMITS.items():
+        if fn == doc["name"] and prop in params["properties"]:
+            params["properties"][prop].update(bounds)
     return {
         "type": "function",
         "function": {"name": doc["name"], "description": doc.get("description", ""), "parameters": params},
