@@ -88,7 +88,8 @@ class _LoopState:
     def __init__(self, cfg: LLMConfig, endpoints: list[_EndpointState]):
         self.semaphore = asyncio.Semaphore(cfg.max_concurrency)
         self.clients = [
-            openai.AsyncOpenAI(base_url=e.endpoint.base_url, api_key=e.api_key, max_retries=0, timeout=cfg.timeout)
+            openai.AsyncOpenAI(base_url=e.endpoint.base_url, api_key=e.api_key, max_retries=0, timeout=cfg.timeout,
+                               **_http_client_kwargs(cfg))
             for e in endpoints
         ]
         self._closer = self._close_on_shutdown()
@@ -108,6 +109,27 @@ class _LoopState:
                 await c.close()
             except Exception:  # closing is best effort
                 pass
+
+
+def _http_client_kwargs(cfg: LLMConfig) -> dict[str, Any]:
+    """The aiohttp transport when available: at hundreds of concurrent requests httpx's pool costs about
+    3x the CPU per request (bench/concurrency.py), and CPU is what a 2-core rollout box runs out of."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return {}
+    return {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout)}
+
+
+def _refused(exc: BaseException) -> bool:
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 6:
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
 
 
 def _retry_after_seconds(exc: openai.APIStatusError) -> float | None:
@@ -209,7 +231,8 @@ class LLMClient:
                         model=ep.endpoint.model or cfg.model, messages=messages, timeout=cfg.timeout, **kwargs
                     )
             except openai.APITimeoutError as e:
-                kind, last_exc = "timeout", e
+                # the aiohttp transport reports a refused connection as a connect *timeout*; look at the cause
+                kind, last_exc = ("connection" if _refused(e) else "timeout"), e
             except openai.APIConnectionError as e:
                 kind, last_exc = "connection", e
             except openai.RateLimitError as e:
