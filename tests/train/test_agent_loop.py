@@ -387,3 +387,19 @@ def test_history_rewriting_template_caveat(tiny_lm, weather_data):
     assert "I should look it up." in stream and "I should look it up." not in history_rewritten
     assert stream == verbatim[:-1]  # the stream is the verbatim (history-preserving) rendering
     assert out.reward_score == pytest.approx(1.0)
+
+
+def test_make_env_builds_a_one_task_env_from_a_cached_source(weather_task_file):
+    from train.verl.agent_loop import make_env, tasks_by_id
+
+    tasks_by_id.cache_clear()
+    env = make_env("cm2/ToolTask-v0", "weather-001", tasks=str(weather_task_file))
+    assert [t.id for t in env.tasks] == ["weather-001"]
+    make_env("cm2/ToolTask-v0", "weather-001", tasks=str(weather_task_file))
+    assert tasks_by_id.cache_info().hits >= 1 and tasks_by_id.cache_info().misses == 1
+    obs, info = env.reset(options={"task_id": "weather-001"})
+    assert info["tools"] == WEATHER_TOOLS
+    # an unknown task id falls back to the full source (the env reports the unknown id itself)
+    env2 = make_env("cm2/ToolTask-v0", "nope", tasks=str(weather_task_file))
+    with pytest.raises(KeyError):
+        env2.reset(options={"task_id": "nope"})

@@ -28,6 +28,7 @@ history (Qwen3 drops the ``<think>`` block of assistant messages before the last
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -66,10 +67,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def make_env(env_id: str, **kwargs: Any):
-    """Build the unwrapped cm2 env for ``env_id`` through the cm2 registry (``envs_registry.yaml``)."""
+@functools.lru_cache(maxsize=64)
+def tasks_by_id(source: str) -> dict[str, Any]:
+    """All tasks of a suite name or task file, by id — parsed and validated once per process."""
+    from cm2_env.tasks import resolve_tasks
+
+    return {t.id: t for t in resolve_tasks(source)}
+
+
+def make_env(env_id: str, task_id: str | None = None, **kwargs: Any):
+    """Build the unwrapped cm2 env for ``env_id`` through the cm2 registry (``envs_registry.yaml``).
+
+    With a ``task_id`` and ``tasks`` given as a suite name / file path, the env is built over that one task
+    (taken from a per-process cache), so a rollout never re-reads or re-validates a task file.
+    """
     import cm2_env
 
+    source = kwargs.get("tasks")
+    if task_id is not None and isinstance(source, str):
+        task = tasks_by_id(source).get(task_id)
+        if task is not None:
+            kwargs = {**kwargs, "tasks": [task]}
     env = cm2_env.make(env_id, **kwargs)
     return getattr(env, "unwrapped", env)
 
@@ -166,7 +184,10 @@ class CM2AgentLoop(AgentLoopBase):
         request_id = uuid4().hex
         metrics: dict[str, Any] = {"generate_sequences": 0.0, "tool_calls": 0.0}
 
-        env = make_env(env_id, **env_kwargs)
+        source = env_kwargs.get("tasks")
+        if isinstance(source, str):  # first use in this process parses the task file: keep the loop free
+            await self.loop.run_in_executor(None, tasks_by_id, source)
+        env = make_env(env_id, task_id, **env_kwargs)
         try:
             t0 = time.perf_counter()
             obs, info = await env.areset(seed=seed, options={"task_id": task_id, "group_key": group_key})
