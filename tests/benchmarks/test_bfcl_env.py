@@ -142,3 +142,19 @@ def test_cli_eval_bfcl_prints_accuracy_and_writes_trajectories(tmp_path, capsys)
     assert main(["eval", "bfcl", "--category", "base,miss_param", "--agent", "reference", "--limit", "3",
                  "--out", str(out), "-q"]) == 0
     assert len(out.read_text().splitlines()) == 6
+
+
+def test_a_caller_judge_never_decides_the_state_items():
+    from cm2_env.types import Verdict
+
+    class Recorder:
+        seen: list[str] = []
+
+        async def judge_turn(self, request):
+            self.seen.extend(it.id for it in request.items)
+            return {it.id: Verdict(it.id, "failed", None, "llm says no", "llm") for it in request.items}
+
+    judge = Recorder()
+    env = BFCLMultiTurnEnv("base", limit=1, judge=judge)
+    r = asyncio.run(_episode(env, ReferenceAgent(), env.tasks[0].id))
+    assert r["score"] == 1.0 and judge.seen == []

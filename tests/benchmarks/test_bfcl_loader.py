@@ -100,6 +100,7 @@ def test_bind_positional_arguments_by_signature_and_render_like_bfcl():
     assert render_call("f", {"x": [1, True, None]}) == "f(x=[1, True, None])"
     with pytest.raises(CallParseError):
         render_call("__import__('os').system", {})
+    assert render_call("f", {"": None, "class": 1}) == "f(**{'': None, 'class': 1})"
 
 
 # ------------------------------------------------------------------------------------ task conversion

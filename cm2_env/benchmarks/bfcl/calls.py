@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import keyword
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -81,7 +82,8 @@ def render_call(name: str, arguments: dict[str, Any]) -> str:
     """``name(k=repr(v),...)`` exactly as bfcl-eval's ``convert_to_function_call`` renders FC tool calls."""
     if not _IDENT.match(name):
         raise CallParseError(f"not an identifier: {name!r}")
-    for k in arguments:
-        if not _IDENT.match(str(k)):
-            raise CallParseError(f"argument name is not an identifier: {k!r}")
+    if not all(isinstance(k, str) and _IDENT.match(k) and not keyword.iskeyword(k) for k in arguments):
+        # a key that is no Python identifier (JSON allows any): `f(**{...})` keeps the call a literal-only
+        # expression that fails at call time, as the same call failed when our executor ran it
+        return f"{name}(**{dict(arguments)!r})"
     return f"{name}({','.join(f'{k}={v!r}' for k, v in arguments.items())})"

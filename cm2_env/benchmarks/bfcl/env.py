@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Sequence
 
+from ...backends import JUDGES
 from ...env import ToolTaskEnv
 from ...tasks.models import Task
 from .episode import active_tools, toolset_for
@@ -64,7 +65,9 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
             category: ``base``, ``miss_func``, ``miss_param`` or ``long_context``.
             limit: keep the first N tasks. task_ids: keep these BFCL ids.
             state_weight: weight of each turn's state item (the ground-truth call items share the rest).
-            tasks, tool_backend, judge, evaluators: override the BFCL defaults (e.g. a task file).
+            tasks, tool_backend, evaluators: override the BFCL defaults (e.g. a task file).
+            judge: judge for items without a check other than the state items (those are always decided by
+                :class:`.judge.BFCLJudge`, which wraps this one).
             **kwargs: any other ToolTaskEnv argument (reward_level, early_stop, ...).
         """
         self.category = category.removeprefix("multi_turn_")
@@ -73,7 +76,9 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
         super().__init__(
             tasks=tasks,
             tool_backend=tool_backend if tool_backend is not None else BFCLToolExecutor(),
-            judge=judge if judge is not None else BFCLJudge(),
+            # the env hands items without a `check` to `judge`: here, the state items; a judge given by the
+            # caller (e.g. an LLM judge) is kept for any other such item, the state items stay programmatic
+            judge=BFCLJudge(inner=JUDGES.build(judge)) if judge is not None else BFCLJudge(),
             evaluators=list(evaluators) if evaluators is not None else [BFCLOfficialEvaluator()],
             max_steps_per_turn=max_steps_per_turn,
             **kwargs,

@@ -76,8 +76,12 @@ class BFCLJudge:
         self._gt = _GroundTruthStates(cache_size)
 
     async def judge_turn(self, request: TurnJudgeRequest) -> dict[str, Verdict]:
-        verdicts = await self.inner.judge_turn(request)
         state_items = [it for it in request.items if it.extra_info.get("bfcl_check") == "state"]
+        others = [it for it in request.items if it.extra_info.get("bfcl_check") != "state"]
+        verdicts: dict[str, Verdict] = {}
+        if others:
+            verdicts.update(await self.inner.judge_turn(TurnJudgeRequest(
+                request.task, request.turn_index, others, request.turn_messages, request.history)))
         if not state_items:
             return verdicts
         messages = list(request.history) + list(request.turn_messages)
