@@ -158,3 +158,14 @@ def test_a_caller_judge_never_decides_the_state_items():
     env = BFCLMultiTurnEnv("base", limit=1, judge=judge)
     r = asyncio.run(_episode(env, ReferenceAgent(), env.tasks[0].id))
     assert r["score"] == 1.0 and judge.seen == []
+
+
+def test_cli_exports_tasks_that_load_as_a_plain_task_file(tmp_path):
+    from cm2_env.cli import main
+    from cm2_env.tasks import load_tasks
+
+    path = tmp_path / "bfcl_tasks.json"
+    assert main(["eval", "bfcl", "--category", "miss_func", "--limit", "4", "--export-tasks", str(path)]) == 0
+    tasks = load_tasks(path)
+    assert [t.id for t in tasks] == [f"multi_turn_miss_func_{i}" for i in range(4)]
+    assert tasks[0].metadata["tools_available_from_turn"] == {"sort": 3}

@@ -2,6 +2,7 @@
 
     cm2 eval bfcl --category base --agent reference --out runs/bfcl_ref.jsonl
     cm2 eval bfcl --category all --agent perturbed --limit 20 --out runs/bfcl_pert.jsonl
+    cm2 eval bfcl --category base --export-tasks runs/bfcl_base_tasks.json
 
 Writes one JSON line per episode (the ``cm2 run`` record: transcript, verdicts, turn scores, ``score``, and the
 official verdict under ``evaluations.bfcl``); reruns resume. Needs bfcl-eval (scripts/install_bfcl_env.sh).
@@ -36,7 +37,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", default=None, help="task selector (id globs, comma-separated)")
     p.add_argument("--concurrency", type=int, default=8, help="episodes in flight at once")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output JSONL (appended; reruns resume)")
+    p.add_argument("--out", default=None, help="output JSONL (appended; reruns resume)")
+    p.add_argument("--export-tasks", default=None, metavar="FILE.json",
+                   help="instead of running: write the selected tasks as a cm2 task file (usable with "
+                        "cm2/ToolTask-v0 in any env: reference trajectories for SFT, tasks with checklists)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -61,6 +65,10 @@ def categories_of(spec: str) -> list[str]:
     return cats
 
 
+def _mean(xs: list[float | None]) -> float | None:
+    return sum(x or 0.0 for x in xs) / len(xs) if xs else None
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Official accuracy, mean checklist score and per-task agreement of a set of episode records.
 
@@ -81,8 +89,14 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "official_pass_checklist_imperfect": sum(v and not p for v, p in zip(valid, perfect)),
         "official_fail_checklist_perfect": sum(p and not v for v, p in zip(valid, perfect)),
         "checker_errors": checker_errors,
+        "mean_checklist_when_official_pass": _mean([s for s, v in zip(scores, valid) if v]),
+        "mean_checklist_when_official_fail": _mean([s for s, v in zip(scores, valid) if not v]),
         "unscored": sum(s is None for s in scores),
     }
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
 
 
 def format_table(rows: dict[str, dict[str, Any]]) -> str:
@@ -102,6 +116,31 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def export_tasks(cats: list[str], args: argparse.Namespace) -> int:
+    from cm2_env.tasks.loader import validate_document
+    from cm2_env.tasks.suites import select_tasks
+
+    from .env import bfcl_tasks
+
+    tasks = []
+    for cat in cats:
+        got = bfcl_tasks(cat, limit=args.limit)
+        tasks.extend(select_tasks(got, args.tasks) if args.tasks else got)
+    doc = {"version": 1, "name": "bfcl_multi_turn_" + "+".join(cats),
+           "tasks": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tasks]}
+    errors = validate_document(doc, args.export_tasks)
+    if errors:
+        for e in errors[:20]:
+            print(e, file=sys.stderr)
+        return 1
+    path = Path(args.export_tasks)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    print(f"wrote {len(tasks)} task(s) to {path} (state items carry no check: outside the BFCL env they are "
+          "reported unjudged unless an LLM judge is configured)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import cm2_env
     from agents import AGENTS
@@ -114,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"cm2 eval bfcl: {_bfcl.INSTALL_HINT}; then run it with that venv's `cm2`", file=sys.stderr)
         return 2
     cats = categories_of(args.category)
+    if args.export_tasks:
+        return export_tasks(cats, args)
+    if not args.out:
+        print("cm2 eval bfcl: --out FILE.jsonl is required (or --export-tasks FILE.json)", file=sys.stderr)
+        return 2
     agent_kwargs = _kv(args.agent_arg)
     if args.agent == "perturbed":
         agent_kwargs.setdefault("seed", args.seed)
@@ -151,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
     if len(rows) > 1:
         rows["overall"] = summarize(all_records)
     print(format_table(rows))
+    for name, row in rows.items():
+        if row["episodes"]:
+            print(f"{name}: mean checklist score when the official verdict passes "
+                  f"{_fmt(row['mean_checklist_when_official_pass'])}, when it fails "
+                  f"{_fmt(row['mean_checklist_when_official_fail'])}")
     print(f"{len(all_records)} episode(s) recorded in {out}")
     print("official acc: bfcl-eval multi_turn_checker verdict; checklist: mean cm2 checklist score; perfect: share "
           "with checklist 1.0; agree: official valid == checklist perfect; off+/ck-, off-/ck+: disagreements.")
