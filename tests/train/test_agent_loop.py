@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PERFECT_SCRIPT, WEATHER_TOOLS, compose_grpo, tool_call_text
-from servers import HFServer, ScriptedServer
+from train_fixtures import PERFECT_SCRIPT, WEATHER_TOOLS, compose_grpo, tool_call_text
+from fake_llm_servers import HFServer, ScriptedServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -345,7 +345,7 @@ def test_history_rewriting_template_caveat(tiny_lm, weather_data):
     from verl.experimental.agent_loop.agent_loop import DictConfigWrap
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from conftest import QWEN_STYLE_TEMPLATE
+    from train_fixtures import QWEN_STYLE_TEMPLATE
     from train.verl.agent_loop import CM2AgentLoop
 
     model_dir, tok, _ = tiny_lm

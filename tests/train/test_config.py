@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, compose_grpo
+from train_fixtures import REPO, compose_grpo
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -43,7 +43,7 @@ def test_verl_dataset_loads_rows_and_the_row_drives_the_env(tmp_path, weather_ta
     import cm2_env
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from conftest import compose_grpo
+    from train_fixtures import compose_grpo
 
     _, tok, _ = tiny_lm
     summary = to_verl(str(weather_task_file), tmp_path, val_fraction=0.0, seed=0)
