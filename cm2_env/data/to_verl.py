@@ -86,6 +86,26 @@ def tasks_kwarg(source: str) -> str:
     return source
 
 
+def prompt_token_counts(tasks: Sequence[Any], tokenizer: Any, **chat_template_kwargs: Any) -> dict[str, int]:
+    """Tokens of each task's opening prompt as the agent loop renders it: chat template over the system
+    prompt and first user message, with the task's tools, plus the generation prompt.
+
+    ``tokenizer`` is a Hugging Face tokenizer or a path/name for ``AutoTokenizer.from_pretrained``.
+    """
+    if isinstance(tokenizer, (str, Path)):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
+    counts = {}
+    for row, task in zip(task_rows(tasks), tasks):
+        text = tokenizer.apply_chat_template(
+            list(row["prompt"]), tools=task.tools or None, add_generation_prompt=True, tokenize=False,
+            **chat_template_kwargs,
+        )
+        counts[task.id] = len(tokenizer.encode(text, add_special_tokens=False))
+    return counts
+
+
 def to_verl(
     tasks_source: str,
     out_dir: str | Path,
@@ -96,11 +116,15 @@ def to_verl(
     env_id: str = DEFAULT_ENV_ID,
     env_kwargs: dict[str, Any] | None = None,
     repeat: int = 1,
+    tokenizer: Any = None,
+    max_prompt_length: int | None = None,
 ) -> dict[str, Any]:
     """Write ``train.parquet`` and ``val.parquet`` into ``out_dir``; returns a summary.
 
     ``repeat`` > 1 repeats every training task that many times (more prompts per epoch); validation rows
-    are never repeated.
+    are never repeated. With a ``tokenizer`` the summary reports prompt lengths (set verl's
+    ``data.max_prompt_length`` at least to the maximum); with ``max_prompt_length`` too, tasks whose opening
+    prompt is longer are left out (listed in the summary) — verl would left-truncate them.
     """
     import pandas as pd
 
@@ -109,6 +133,15 @@ def to_verl(
     tasks = select_tasks(resolve_tasks(tasks_source), selector)
     if not tasks:
         raise ValueError(f"no tasks in {tasks_source!r}")
+    lengths: dict[str, int] = {}
+    dropped: list[str] = []
+    if tokenizer is not None:
+        lengths = prompt_token_counts(tasks, tokenizer)
+        if max_prompt_length is not None:
+            dropped = sorted(t.id for t in tasks if lengths[t.id] > max_prompt_length)
+            tasks = [t for t in tasks if lengths[t.id] <= max_prompt_length]
+            if not tasks:
+                raise ValueError(f"every task's prompt is longer than {max_prompt_length} tokens")
     kwargs = {"tasks": tasks_kwarg(tasks_source), **(env_kwargs or {})}
     if selector and "task_selector" not in kwargs:
         kwargs["task_selector"] = selector
@@ -134,6 +167,9 @@ def to_verl(
         "val_tasks": [t.id for t in val],
         "env_id": env_id,
         "env_kwargs": kwargs,
+        "prompt_tokens": {"max": max(lengths.values()), "mean": sum(lengths.values()) / len(lengths)}
+        if lengths else None,
+        "dropped_overlong": dropped,
     }
 
 
@@ -150,6 +186,10 @@ def add_parser(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
                     help="env kwarg stored in each row (JSON values allowed)")
     sp.add_argument("--repeat", type=int, default=1, help="repeat each training task this many times")
+    sp.add_argument("--tokenizer", default=None,
+                    help="HF tokenizer (path or name) to measure prompt lengths with its chat template")
+    sp.add_argument("--max-prompt-length", type=int, default=None,
+                    help="with --tokenizer: leave out tasks whose opening prompt is longer (verl's data.max_prompt_length)")
 
 
 def _parse_kv(pairs: list[str]) -> dict[str, Any]:
@@ -175,10 +215,18 @@ def run(args: argparse.Namespace) -> int:
         env_id=args.env,
         env_kwargs=_parse_kv(args.env_arg),
         repeat=args.repeat,
+        tokenizer=args.tokenizer,
+        max_prompt_length=args.max_prompt_length,
     )
     print(
         f"wrote {summary['train_rows']} train rows -> {summary['train']}\n"
         f"wrote {summary['val_rows']} val rows -> {summary['val']}\n"
         f"env {summary['env_id']} {json.dumps(summary['env_kwargs'])}"
     )
+    if summary["prompt_tokens"]:
+        pt = summary["prompt_tokens"]
+        print(f"prompt tokens: max {pt['max']}, mean {pt['mean']:.0f} (verl: data.max_prompt_length >= {pt['max']})")
+    if summary["dropped_overlong"]:
+        print(f"left out {len(summary['dropped_overlong'])} task(s) with longer prompts: "
+              + ", ".join(summary["dropped_overlong"]))
     return 0

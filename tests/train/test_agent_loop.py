@@ -322,6 +322,19 @@ def test_direct_run_and_v1_trainer_output_dict(tiny_lm, weather_data, weather_ta
 
     out = asyncio.run(go())
     d = out.as_dict()
+    # what verl's v1 worker stores per sample (AgentLoopWorkerTQ._agent_loop_postprocess) packs into a TensorDict
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    fields = []
+    for o in (out, out.model_copy(update={"response_ids": out.response_ids[:-1], "response_mask": out.response_mask[:-1],
+                                         "response_logprobs": out.response_logprobs[:-1]})):
+        f = o.as_dict()
+        f.update({k: v for k, v in row.items() if k != "raw_prompt"}, session_id=0)
+        f["loss_mask"] = f["response_mask"]
+        fields.append(f)
+    td = list_of_dict_to_tensordict(fields)
+    assert td["extra_fields"][0]["reward_extra_info"]["cm2_score"] == out.reward_score
+    assert float(td["rm_scores"][0].sum()) == pytest.approx(out.reward_score)
     assert d["responses"].shape == d["response_mask"].shape == d["rm_scores"].shape
     assert d["rm_scores"][-1].item() == pytest.approx(out.reward_score)
     assert d["rm_scores"][:-1].abs().sum().item() == 0

@@ -93,3 +93,33 @@ def test_cli(tmp_path, weather_task_file, capsys):
     assert len(df) == 3 and df["extra_info"].map(lambda e: e["task_id"]).tolist() == ["weather-001"] * 3
     assert json.loads(df.iloc[0]["extra_info"]["env_kwargs"])["end_on_tool_error"] is True
     assert "wrote 3 train rows" in capsys.readouterr().out
+
+
+def test_prompt_lengths_with_a_tokenizer(tmp_path, tiny_lm):
+    import copy
+
+    from train_fixtures import WEATHER_TASK, WEATHER_TOOLS
+
+    from cm2_env.data.to_verl import prompt_token_counts
+    from cm2_env.tasks import load_tasks
+
+    _, tok, _ = tiny_lm
+    long_task = copy.deepcopy(WEATHER_TASK)
+    long_task["id"] = "weather-002"
+    long_task["system_prompt"] = "You are a weather assistant. " * 40
+    f = tmp_path / "two.json"
+    f.write_text(json.dumps({"version": 1, "tasks": [WEATHER_TASK, long_task]}))
+    counts = prompt_token_counts(load_tasks(f), tok)
+    opening = [{"role": "system", "content": WEATHER_TASK["system_prompt"]},
+               {"role": "user", "content": WEATHER_TASK["turns"][0]["user"]}]
+    ids = tok.apply_chat_template(opening, tools=WEATHER_TOOLS, add_generation_prompt=True, tokenize=True,
+                                  return_dict=True)["input_ids"]
+    assert counts["weather-001"] == len(ids)  # what the agent loop's prompt will be
+    assert counts["weather-002"] > counts["weather-001"]
+
+    limit = counts["weather-001"]
+    summary = to_verl(str(f), tmp_path / "o", val_fraction=0.0, tokenizer=tok, max_prompt_length=limit)
+    assert summary["dropped_overlong"] == ["weather-002"] and summary["train_rows"] == 1
+    assert summary["prompt_tokens"]["max"] == counts["weather-002"]
+    with pytest.raises(ValueError):
+        to_verl(str(f), tmp_path / "p", tokenizer=tok, max_prompt_length=limit - 1)
