@@ -8,6 +8,7 @@ Qwen2 model + tokenizer are built locally by the test (no download).
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -416,3 +417,67 @@ def test_make_env_builds_a_one_task_env_from_a_cached_source(weather_task_file):
     env2 = make_env("cm2/ToolTask-v0", "nope", tasks=str(weather_task_file))
     with pytest.raises(KeyError):
         env2.reset(options={"task_id": "nope"})
+
+
+def _reference_texts(task) -> list[str]:
+    """The task's reference assistant messages as raw hermes text (what a model would generate)."""
+    texts = []
+    for m in task.reference or []:
+        if m.role != "assistant":
+            continue
+        parts = [m.content] if m.content else []
+        for call in m.tool_calls or []:
+            fn = call["function"]
+            args = fn["arguments"]
+            args = json.loads(args) if isinstance(args, str) else args
+            parts.append("<tool_call>\n" + json.dumps({"name": fn["name"], "arguments": args}) + "\n</tool_call>")
+        texts.append("\n".join(parts))
+    return texts
+
+
+def test_starter_suite_reference_through_the_loop(tiny_lm, tmp_path):
+    """Every starter task's reference, generated token by token through verl's worker + our loop, gets the
+    score the env gives the same texts directly; the stream matches the chat template for every task."""
+    import cm2_env
+    from cm2_env.data.to_verl import to_verl
+    from cm2_env.tasks import load_suite
+
+    try:
+        tasks = load_suite("starter")
+    except Exception as e:
+        pytest.skip(f"starter suite unavailable: {e}")
+    model_dir, tok, _ = tiny_lm
+    to_verl("starter", tmp_path / "verl", val_fraction=0.0, seed=0)
+    cfg = _config(model_dir, tmp_path / "verl", "data.max_prompt_length=4096", "data.max_response_length=16384")
+    by_first_user = {t.turns[0].user: t for t in tasks}
+
+    class ReferenceServer(ScriptedServer):
+        async def generate(self, request_id, *, prompt_ids, sampling_params, **kw):
+            if request_id not in self._script_of:
+                text = self.tokenizer.decode(prompt_ids)
+                task = next(t for u, t in by_first_user.items() if u and u in text)
+                self._script_of[request_id] = _reference_texts(task)
+            return await super().generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params, **kw)
+
+    server = ReferenceServer(tok, ["unused"])
+    output = _run(_worker(cfg, server), _batch(cfg, tok, n=1))
+    assert len(output) == len(tasks)
+    for i in range(len(output)):
+        s = _one_sample(output, i)
+        cm2 = s["extra"]["cm2"]
+        task = next(t for t in tasks if t.id == cm2["task_id"])
+        texts = [m["content"] for m in cm2["messages"] if m["role"] == "assistant"]
+        env = cm2_env.make("cm2/ToolTask-v0", tasks="starter")
+        env.reset(options={"task_id": task.id})
+        info = {}
+        for t in texts:
+            _, _, term, trunc, info = env.step(t)
+            if term or trunc:
+                break
+        assert cm2["stop_reason"] == "env", task.id
+        assert s["rm"].sum().item() == pytest.approx(info["score"] or 0.0), task.id
+        conv = _raw_conversation(cm2["messages"], texts)
+        expected = tok.apply_chat_template(conv, tools=task.tools, tokenize=False)
+        assert tok.decode(s["prompt"] + s["response"], skip_special_tokens=False) == expected[:-1], task.id
+    mean = float(output.batch["rm_scores"].sum(-1).mean())
+    assert mean > 0.9  # the references pass their own checklists
