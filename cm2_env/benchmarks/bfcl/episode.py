@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
+from ...parsing import repair_json
 from ...tasks.models import Task
 from ...tools.validation import ToolSet
 from ...types import ToolCall
@@ -37,14 +38,15 @@ def toolset_for(task: Task, turn: int) -> ToolSet:
 
 
 def _parse_args(raw: Any) -> tuple[dict[str, Any] | None, str, str | None]:
+    """The env parser's reading of recorded arguments (same bounded JSON repair)."""
     if isinstance(raw, dict):
         return raw, json.dumps(raw), None
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return {}, raw or "", None
     if isinstance(raw, str):
         try:
-            val = json.loads(raw)
-        except json.JSONDecodeError as e:
+            val = repair_json(raw)
+        except (json.JSONDecodeError, ValueError) as e:
             return None, raw, f"arguments are not valid JSON: {e}"
         if isinstance(val, dict):
             return val, raw, None
@@ -52,12 +54,19 @@ def _parse_args(raw: Any) -> tuple[dict[str, Any] | None, str, str | None]:
     return None, str(raw), "arguments are not a JSON object"
 
 
-def executed_calls(task: Task, messages: list[dict[str, Any]]) -> list[list[list[Call]]]:
+def executed_calls(
+    task: Task, messages: list[dict[str, Any]], executed: Sequence[Any] | None = None
+) -> list[list[list[Call]]]:
     """``[turn][step] -> [calls]``: per user turn, per assistant message, the executed calls in order.
 
+    With ``executed`` (a BFCL tool session's record, :attr:`.executor.BFCLToolSession.executed`) the calls are
+    taken from it, matched to the messages in order by call id — exact. Without it (e.g. in the judge, which
+    has no session) they are re-derived: answered by a tool message and passing the env's validation.
     Assistant messages with no executed call produce no step (as bfcl-eval drops empty decoded steps).
     """
     answered = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
+    pending = list(executed) if executed is not None else None
+    pos = 0
     turns: list[list[list[Call]]] = []
     for m in messages:
         role = m.get("role")
@@ -71,6 +80,11 @@ def executed_calls(task: Task, messages: list[dict[str, Any]]) -> list[list[list
         for tc in m.get("tool_calls") or []:
             fn = tc.get("function") or {}
             name = fn.get("name") or ""
+            if pending is not None:
+                if pos < len(pending) and pending[pos].call_id == tc.get("id") and pending[pos].name == name:
+                    step.append((name, pending[pos].arguments))
+                    pos += 1
+                continue
             args, raw, err = _parse_args(fn.get("arguments"))
             if tc.get("id") not in answered:
                 continue

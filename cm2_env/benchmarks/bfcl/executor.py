@@ -48,6 +48,8 @@ class ExecutedCall:
     arguments: dict[str, Any]
     content: str
     error: str | None = None
+    call_id: str = ""
+    """The tool-call id of the assistant message (set by the session)."""
 
 
 class BFCLInstances:
@@ -146,6 +148,7 @@ class BFCLToolSession:
                 source="executor", error="unknown_tool",
             )
         done = self.instances.execute(call.name, dict(call.arguments or {}))
+        done.call_id = call.id
         self.executed.append(done)
         meta: dict[str, Any] = {"bfcl_class": self.instances.method_owner.get(call.name)}
         if done.error is None and done.content.startswith('{"error"'):

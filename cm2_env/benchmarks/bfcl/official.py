@@ -22,7 +22,7 @@ from ...tasks.models import Task
 from . import _bfcl
 from .calls import render_call
 from .episode import executed_calls
-from .executor import bfcl_meta
+from .executor import BFCLToolSession, bfcl_meta
 
 
 def _short(value: Any, limit: int = 2000) -> Any:
@@ -30,11 +30,16 @@ def _short(value: Any, limit: int = 2000) -> Any:
     return value if len(text) <= limit else text[:limit] + "..."
 
 
-def official_verdict(task: Task, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{"valid": bool, "accuracy": 0|1, "error_type", "error_message", "decoded"}`` for one episode."""
+def official_verdict(task: Task, messages: list[dict[str, Any]], session: Any = None) -> dict[str, Any]:
+    """``{"valid": bool, "accuracy": 0|1, "error_type", "error_message", "decoded"}`` for one episode.
+
+    ``session``: the episode's BFCL tool session, whose record of executed calls is used when given.
+    """
     meta = bfcl_meta(task)
     ground_truth: list[list[str]] = meta["ground_truth"]
-    decoded = [[[render_call(n, a) for n, a in step] for step in turn] for turn in executed_calls(task, messages)]
+    record = session.executed if isinstance(session, BFCLToolSession) else None
+    turns = executed_calls(task, messages, record)
+    decoded = [[[render_call(n, a) for n, a in step] for step in turn] for turn in turns]
     out: dict[str, Any] = {"id": meta["id"], "decoded": decoded}
     if len(decoded) != len(ground_truth):
         out.update(valid=False, accuracy=0.0, error_type="multi_turn:force_terminated",
@@ -74,4 +79,4 @@ class BFCLOfficialEvaluator:
     name = "bfcl"
 
     async def evaluate(self, task: Task, messages: list[dict[str, Any]], session: Any = None) -> dict[str, Any]:
-        return official_verdict(task, messages)
+        return official_verdict(task, messages, session)
