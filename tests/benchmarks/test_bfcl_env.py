@@ -92,7 +92,7 @@ def test_64_concurrent_episodes_do_not_share_tool_state():
             got = [m["content"] for m in r["messages"] if m["role"] == "tool"]
             assert got == ref and r["score"] == 1.0 and r["info"]["evaluations"]["bfcl"]["valid"]
         # every episode's live state is what its own calls produce from the initial config, nothing else
-        own = _replay(task, [c for t in executed_calls(task, r["messages"]) for s in t for c in s])
+        own, _ = _replay(task, [c for t in executed_calls(task, r["messages"]) for s in t for c in s])
         live = r["session"].instances
         for cname, inst in own.instances.items():
             mine = {k: v for k, v in vars(inst).items() if not k.startswith("_")}

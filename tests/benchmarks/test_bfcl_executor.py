@@ -13,7 +13,7 @@ pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: scripts/install_bfcl_e
 
 from cm2_env.benchmarks.bfcl import _bfcl  # noqa: E402
 from cm2_env.benchmarks.bfcl.executor import BFCLInstances, BFCLToolExecutor, render_result  # noqa: E402
-from cm2_env.benchmarks.bfcl.judge import BFCLJudge, state_matches  # noqa: E402
+from cm2_env.benchmarks.bfcl.judge import BFCLJudge, state_matches, turn_outcome  # noqa: E402
 from cm2_env.benchmarks.bfcl.loader import load_category  # noqa: E402
 from cm2_env.benchmarks.bfcl.official import BFCLOfficialEvaluator, official_verdict  # noqa: E402
 from cm2_env.judge.base import TurnJudgeRequest  # noqa: E402
@@ -196,3 +196,12 @@ async def test_state_judge_passes_reference_and_fails_divergent_state(base_task)
                 tc["function"]["arguments"] = json.dumps({"dir_name": "tmp"})
     ok, why = state_matches(base_task, [{"role": "system", "content": ""}] + wrong, 0)
     assert not ok and "GorillaFileSystem" in why
+    # a turn that changes the right state but never fetches what the user asked for fails the response item
+    turn1 = copy.deepcopy(turns[1])  # cd temp; grep budget analysis
+    turn1 = [m for m in turn1 if not (m["role"] == "tool" and m.get("name") == "grep")]
+    for m in turn1:
+        if m.get("tool_calls"):
+            m["tool_calls"] = [tc for tc in m["tool_calls"] if tc["function"]["name"] != "grep"]
+    turn1 = [m for m in turn1 if m["role"] != "assistant" or m.get("tool_calls") or m.get("content")]
+    out = turn_outcome(base_task, [{"role": "system", "content": ""}] + turns[0] + turn1, 1)
+    assert out["state"][0] is True and out["response"][0] is False and "budget analysis" in out["response"][1]

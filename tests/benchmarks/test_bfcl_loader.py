@@ -12,7 +12,7 @@ import jsonschema  # noqa: E402
 
 from cm2_env.benchmarks.bfcl import _bfcl  # noqa: E402
 from cm2_env.benchmarks.bfcl.calls import CallParseError, bind_arguments, parse_call, render_call  # noqa: E402
-from cm2_env.benchmarks.bfcl.checklist import STATE_ITEM_ID  # noqa: E402
+from cm2_env.benchmarks.bfcl.checklist import RESPONSE_ITEM_ID, STATE_ITEM_ID  # noqa: E402
 from cm2_env.benchmarks.bfcl.env import bfcl_tasks  # noqa: E402
 from cm2_env.benchmarks.bfcl.executor import BFCLInstances  # noqa: E402
 from cm2_env.benchmarks.bfcl.loader import load_category, widen_for_ground_truth  # noqa: E402
@@ -120,11 +120,14 @@ def test_category_converts_and_validates_with_the_task_schema(category):
         for t, turn in enumerate(task.turns):
             ids = [it.id for it in turn.checklist]
             assert ids[-1] == STATE_ITEM_ID and abs(sum(it.weight for it in turn.checklist) - 1) < 1e-6
+            checked = [it for it in turn.checklist if it.check is not None]
+            outcome = [it.extra_info["bfcl_check"] for it in turn.checklist if it.check is None]
             if gt[t]:
-                assert all(it.check is not None and it.check.type == "tool_called" for it in turn.checklist[:-1])
-                assert sum(it.check.min_count for it in turn.checklist[:-1]) == len(gt[t])
+                assert all(it.check.type == "tool_called" for it in checked)
+                assert sum(it.check.min_count for it in checked) == len(gt[t])
+                assert outcome == ["response", "state"] and ids[-2:] == [RESPONSE_ITEM_ID, STATE_ITEM_ID]
             else:
-                assert [it.check.type for it in turn.checklist[:-1]] == ["tool_not_called"]
+                assert [it.check.type for it in checked] == ["tool_not_called"] and outcome == ["state"]
 
 
 @pytest.mark.parametrize("category", _bfcl.CATEGORIES)
@@ -193,7 +196,7 @@ def test_long_turns_group_same_function_calls_to_fit_the_step_limit():
     assert sum(len(m.get("tool_calls") or []) for m in assistant) == 34
     assert len(assistant) <= 20
     # evidence points at the assistant message that makes the call
-    for item in task.turns[0].checklist[:-1]:
+    for item in [it for it in task.turns[0].checklist if it.check is not None]:
         for ev in item.evidence:
             msg = turn0[ev.step]
             assert msg["role"] == "assistant" and any(tc["function"]["name"] == item.check.name for tc in msg["tool_calls"])

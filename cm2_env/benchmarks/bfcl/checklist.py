@@ -11,12 +11,16 @@ Per user turn:
   ground truth reaches (bfcl-eval's own ``state_checker``). It carries no ``check`` (the task format has no
   state check type); ``extra_info.bfcl_check == "state"`` marks it and :class:`~.judge.BFCLJudge` decides it
   by re-executing the episode's calls. Under a plain rule judge it is reported ``unjudged``.
+* a **response item** (id ``R``, turns with ground-truth calls): every result the ground-truth calls of this
+  turn produce is among the results the episode has obtained so far (bfcl-eval's ``response_checker``: the
+  information the user asked for was really fetched). Marked ``extra_info.bfcl_check == "response"``.
 * a turn whose ground truth is empty (miss_param: a parameter is missing, the agent should ask; miss_func:
   the needed function is not available yet; a few base turns ask for the impossible) gets a
   ``tool_not_called('*')`` item — bfcl-eval's irrelevance rule: no function call in that turn — plus the
   state item.
 
-Weights: the state item ``state_weight`` (default 0.5), the other items share the rest equally.
+Weights: the outcome items (state, and response when present) share ``outcome_weight`` (default 0.6), the
+call items share the rest equally.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ...tasks.models import ArgConstraint, ChecklistItem, Evidence, ToolCalledCh
 from .calls import render_call
 
 STATE_ITEM_ID = "S"
+RESPONSE_ITEM_ID = "R"
 
 
 def _weights(n: int, total: float) -> list[float]:
@@ -62,7 +67,7 @@ def turn_checklist(
     schemas: dict[str, dict[str, Any]],
     *,
     steps: list[int] | None = None,
-    state_weight: float = 0.5,
+    outcome_weight: float = 0.6,
 ) -> list[ChecklistItem]:
     """Checklist of one turn; ``calls`` are the turn's ground-truth calls as (name, keyword arguments) and
     ``steps`` the index, within the reference turn, of the assistant message making each call (evidence)."""
@@ -77,7 +82,7 @@ def turn_checklist(
                     break
             else:
                 merged.append((name, args, 1, [step]))
-        weights = _weights(len(merged), 1.0 - state_weight)
+        weights = _weights(len(merged), 1.0 - outcome_weight)
         for i, ((name, args, count, steps), w) in enumerate(zip(merged, weights)):
             rendered = render_call(name, args)
             times = f" {count} times" if count > 1 else ""
@@ -100,8 +105,20 @@ def turn_checklist(
             pass_condition="No tool call in the turn (BFCL: the ground truth of this turn is empty).",
             focus_on="assistant.tool_calls",
             failure_examples=["guessing a missing parameter and calling the function anyway"],
-            weight=round(1.0 - state_weight, 6),
+            weight=round(1.0 - outcome_weight, 6),
             check=ToolNotCalledCheck(name="*"),
+        ))
+    state_weight = outcome_weight / 2 if calls else outcome_weight
+    if calls:
+        items.append(ChecklistItem(
+            id=RESPONSE_ITEM_ID,
+            question="By the end of this turn, has the assistant obtained every result that the ground-truth calls "
+                     "of this turn produce (the information or confirmations the user asked for)?",
+            pass_condition="bfcl-eval's response_checker: the ground-truth execution results of this turn are all "
+                           "among the execution results of the episode so far (any order).",
+            focus_on="tool.content",
+            weight=round(outcome_weight - state_weight, 6),
+            extra_info={"bfcl_check": "response", "turn": turn},
         ))
     items.append(ChecklistItem(
         id=STATE_ITEM_ID,

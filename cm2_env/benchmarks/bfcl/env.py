@@ -29,14 +29,14 @@ MAX_STEPS_PER_TURN = 20
 
 
 @lru_cache(maxsize=16)
-def _cached_category(category: str, state_weight: float) -> tuple[Task, ...]:
-    return tuple(load_category(category, state_weight=state_weight))
+def _cached_category(category: str, outcome_weight: float) -> tuple[Task, ...]:
+    return tuple(load_category(category, outcome_weight=outcome_weight))
 
 
 def bfcl_tasks(category: str, *, limit: int | None = None, task_ids: Sequence[str] | None = None,
-               state_weight: float = 0.5) -> list[Task]:
+               outcome_weight: float = 0.6) -> list[Task]:
     """The category's tasks (converted once per process and shared read-only by every env)."""
-    tasks = list(_cached_category(category.removeprefix("multi_turn_"), float(state_weight)))
+    tasks = list(_cached_category(category.removeprefix("multi_turn_"), float(outcome_weight)))
     if task_ids is not None:
         wanted = set(task_ids)
         tasks = [t for t in tasks if t.id in wanted]
@@ -52,7 +52,7 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
         *,
         limit: int | None = None,
         task_ids: Sequence[str] | None = None,
-        state_weight: float = 0.5,
+        outcome_weight: float = 0.6,
         tasks: Any = None,
         tool_backend: Any = None,
         judge: Any = None,
@@ -64,7 +64,7 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
         Args:
             category: ``base``, ``miss_func``, ``miss_param`` or ``long_context``.
             limit: keep the first N tasks. task_ids: keep these BFCL ids.
-            state_weight: weight of each turn's state item (the ground-truth call items share the rest).
+            outcome_weight: weight of each turn's state + response items (the ground-truth call items share the rest).
             tasks, tool_backend, evaluators: override the BFCL defaults (e.g. a task file).
             judge: judge for items without a check other than the state items (those are always decided by
                 :class:`.judge.BFCLJudge`, which wraps this one).
@@ -72,7 +72,7 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
         """
         self.category = category.removeprefix("multi_turn_")
         if tasks is None:
-            tasks = bfcl_tasks(self.category, limit=limit, task_ids=task_ids, state_weight=state_weight)
+            tasks = bfcl_tasks(self.category, limit=limit, task_ids=task_ids, outcome_weight=outcome_weight)
         super().__init__(
             tasks=tasks,
             tool_backend=tool_backend if tool_backend is not None else BFCLToolExecutor(),

@@ -110,7 +110,7 @@ def _user_text(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(t for t in texts if t)
 
 
-def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, *, state_weight: float = 0.5) -> Task:
+def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, *, outcome_weight: float = 0.6) -> Task:
     """Convert one bfcl-eval test entry and its possible answer into a cm2 task."""
     entry_id = entry["id"]
     involved = list(entry["involved_classes"])
@@ -177,7 +177,7 @@ def entry_to_task(entry: dict[str, Any], answer: dict[str, Any], category: str, 
             step += 1 + group
         reply = DONE_REPLY if calls else EMPTY_TURN_REPLY.get(category, DEFAULT_EMPTY_TURN_REPLY)
         reference.append(Message(role="assistant", content=reply))
-        turns.append(Turn(user=user, checklist=turn_checklist(t, calls, schemas, steps=steps, state_weight=state_weight)))
+        turns.append(Turn(user=user, checklist=turn_checklist(t, calls, schemas, steps=steps, outcome_weight=outcome_weight)))
 
     metadata: dict[str, Any] = {
         "source": "bfcl",
@@ -216,7 +216,7 @@ def load_category(
     *,
     limit: int | None = None,
     ids: Iterable[str] | None = None,
-    state_weight: float = 0.5,
+    outcome_weight: float = 0.6,
 ) -> list[Task]:
     """All (or the first ``limit`` / the given ``ids``) tasks of a BFCL multi-turn category.
 
@@ -229,7 +229,7 @@ def load_category(
     for entry, answer in _bfcl.category_entries(category):
         if wanted is not None and entry["id"] not in wanted:
             continue
-        tasks.append(entry_to_task(entry, answer, category, state_weight=state_weight))
+        tasks.append(entry_to_task(entry, answer, category, outcome_weight=outcome_weight))
         if limit is not None and len(tasks) >= limit:
             break
     return tasks
