@@ -169,3 +169,10 @@ def test_cli_exports_tasks_that_load_as_a_plain_task_file(tmp_path):
     tasks = load_tasks(path)
     assert [t.id for t in tasks] == [f"multi_turn_miss_func_{i}" for i in range(4)]
     assert tasks[0].metadata["tools_available_from_turn"] == {"sort": 3}
+
+
+@pytest.mark.parametrize("category", _bfcl.CATEGORIES)
+def test_reference_as_raw_hermes_text_is_perfect_too(category):
+    env = BFCLMultiTurnEnv(category, limit=25)
+    results = _run_all(env, lambda: ReferenceAgent(as_text=True))
+    assert all(r["score"] == 1.0 and r["info"]["evaluations"]["bfcl"]["valid"] for r in results)
