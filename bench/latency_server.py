@@ -20,7 +20,7 @@ from aiohttp import web
 
 from cm2_env.tools.synthetic import _value  # schema-conforming value synthesis
 
-STATS = {"requests": 0, "by_model": {}}
+STATS = {"requests": 0, "by_model": {}, "inflight": 0, "max_inflight": 0}
 
 
 def _policy(body: dict) -> dict:
@@ -47,7 +47,12 @@ async def chat(request: web.Request) -> web.Response:
     model = body.get("model", "")
     STATS["requests"] += 1
     STATS["by_model"][model] = STATS["by_model"].get(model, 0) + 1
-    await asyncio.sleep(request.app["latency"])
+    STATS["inflight"] += 1
+    STATS["max_inflight"] = max(STATS["max_inflight"], STATS["inflight"])
+    try:
+        await asyncio.sleep(request.app["latency"])
+    finally:
+        STATS["inflight"] -= 1
     rf = body.get("response_format") or {}
     if model == "policy":
         message = _policy(body)
@@ -72,6 +77,7 @@ async def stats(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     STATS["requests"] = 0
     STATS["by_model"] = {}
+    STATS["max_inflight"] = 0
     return web.json_response(STATS)
 
 

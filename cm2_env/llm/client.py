@@ -118,7 +118,13 @@ def _http_client_kwargs(cfg: LLMConfig) -> dict[str, Any]:
         import aiohttp  # noqa: F401
     except ImportError:
         return {}
-    return {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout)}
+    # keep as many connections alive as the role may have in flight: the default keeps 100, so beyond that
+    # every request opens a fresh TCP connection
+    from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+    n = max(cfg.max_concurrency, 16)
+    limits = type(DEFAULT_CONNECTION_LIMITS)(max_connections=n, max_keepalive_connections=n)
+    return {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout, limits=limits)}
 
 
 def _refused(exc: BaseException) -> bool:
@@ -227,9 +233,19 @@ class LLMClient:
             ep.outstanding += 1
             try:
                 async with state.semaphore:
-                    resp = await state.clients[idx].chat.completions.create(
-                        model=ep.endpoint.model or cfg.model, messages=messages, timeout=cfg.timeout, **kwargs
+                    # the SDK's documented raw-request path: same transport, errors and retries-off as
+                    # chat.completions.create, without its per-request TypedDict transform and pydantic
+                    # response model, which cost ~3x the CPU (bench/concurrency.py at hundreds in flight)
+                    extra_body = kwargs.pop("extra_body", None) or {}
+                    raw = await state.clients[idx].post(
+                        "/chat/completions",
+                        body={"model": ep.endpoint.model or cfg.model, "messages": messages, **kwargs, **extra_body},
+                        cast_to=str,
+                        options={"timeout": cfg.timeout},
                     )
+                    resp = json.loads(raw)
+                    if not isinstance(resp, dict) or not isinstance(resp.get("choices", []), list):
+                        raise ValueError(f"not a chat completion: {raw[:200]!r}")
             except openai.APITimeoutError as e:
                 # the aiohttp transport reports a refused connection as a connect *timeout*; look at the cause
                 kind, last_exc = ("connection" if _refused(e) else "timeout"), e
@@ -256,20 +272,19 @@ class LLMClient:
             else:
                 if rf is not None and rf.get("type") == "json_schema":
                     ep.schema_supported = True
-                choice = resp.choices[0] if resp.choices else None
-                text = (choice.message.content if choice and choice.message else None) or ""
-                usage = resp.usage
-                pt = int(getattr(usage, "prompt_tokens", 0) or 0)
-                ct = int(getattr(usage, "completion_tokens", 0) or 0)
-                details = getattr(usage, "prompt_tokens_details", None)
-                cached_pt = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
+                choice = resp["choices"][0] if resp.get("choices") else {}
+                message = choice.get("message") or {}
+                text = message.get("content") or ""
+                usage = resp.get("usage") or {}
+                pt = int(usage.get("prompt_tokens") or 0)
+                ct = int(usage.get("completion_tokens") or 0)
+                cached_pt = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
                 self._record(meter, calls=1, prompt_tokens=pt, completion_tokens=ct, cached_prompt_tokens=cached_pt,
                              cost=cfg.price.cost(pt, ct, cached_pt))
-                native_calls = getattr(choice.message, "tool_calls", None) if choice and choice.message else None
+                native_calls = message.get("tool_calls")
                 return LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, attempts=attempts,
-                                   endpoint=ep.endpoint.base_url,
-                                   finish_reason=getattr(choice, "finish_reason", None) if choice else None,
-                                   meta={"tool_calls": [tc.model_dump() for tc in native_calls]} if native_calls else {})
+                                   endpoint=ep.endpoint.base_url, finish_reason=choice.get("finish_reason"),
+                                   meta={"tool_calls": native_calls} if native_calls else {})
             finally:
                 ep.outstanding -= 1
             # retryable failure
