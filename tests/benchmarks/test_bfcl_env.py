@@ -176,3 +176,13 @@ def test_reference_as_raw_hermes_text_is_perfect_too(category):
     env = BFCLMultiTurnEnv(category, limit=25)
     results = _run_all(env, lambda: ReferenceAgent(as_text=True))
     assert all(r["score"] == 1.0 and r["info"]["evaluations"]["bfcl"]["valid"] for r in results)
+
+
+def test_cm2_list_shows_bfcl_envs_with_task_counts(capsys):
+    from cm2_env.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for env_id in ENV_IDS.values():
+        line = next(line for line in out.splitlines() if line.startswith(env_id))
+        assert line.split()[1] == "200", line
