@@ -13,6 +13,7 @@ at the end of the episode.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -113,8 +114,7 @@ class BFCLJudge:
         others = [it for it in request.items if it.extra_info.get("bfcl_check") not in OUTCOME_CHECKS]
         verdicts: dict[str, Verdict] = {}
         if others:
-            verdicts.update(await self.inner.judge_turn(TurnJudgeRequest(
-                request.task, request.turn_index, others, request.turn_messages, request.history)))
+            verdicts.update(await self.inner.judge_turn(dataclasses.replace(request, items=others)))
         if not outcome_items:
             return verdicts
         messages = list(request.history) + list(request.turn_messages)
