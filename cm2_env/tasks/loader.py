@@ -133,8 +133,22 @@ def _semantic_errors(doc: dict, file: str) -> list[TaskError]:
     return errors
 
 
+def _from_cm2_document(doc: Any) -> Any:
+    """A CM2-format record or list of records → a task document (other documents unchanged)."""
+    from .cm2_format import from_cm2, is_cm2_record
+
+    records = doc if isinstance(doc, list) else [doc]
+    if not records or not all(is_cm2_record(r) for r in records):
+        return doc
+    return {"tasks": [from_cm2(r).model_dump(by_alias=True, exclude_none=True) for r in records]}
+
+
 def validate_document(doc: Any, file: str = "<memory>") -> list[TaskError]:
-    """All errors of a parsed task document (empty list = valid)."""
+    """All errors of a parsed task document (empty list = valid). CM2-format records are imported first."""
+    try:
+        doc = _from_cm2_document(doc)
+    except (ValueError, KeyError, TypeError) as e:
+        return [TaskError(file, None, "$", f"not a valid CM2 record: {e}")]
     if isinstance(doc, list):
         doc = {"tasks": doc}
     errors = [
@@ -167,6 +181,7 @@ def parse_tasks(doc: Any, file: str = "<memory>") -> list[Task]:
     errors = validate_document(doc, file)
     if errors:
         raise TaskFileError(errors)
+    doc = _from_cm2_document(doc)
     if isinstance(doc, list):
         doc = {"tasks": doc}
     return TaskFile.model_validate(doc).tasks

@@ -32,6 +32,21 @@ def _load_suite_cached(name: str) -> tuple[Task, ...]:
     return tuple(tasks)
 
 
+@lru_cache(maxsize=64)
+def _load_file_cached(path: str, mtime_ns: int, size: int) -> tuple[Task, ...]:
+    return tuple(load_tasks(path))
+
+
+def load_tasks_cached(path: str | Path) -> list[Task]:
+    """``load_tasks`` memoised per (path, mtime, size): envs made per rollout don't re-parse the file."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return load_tasks(p)  # raises the located error
+    return list(_load_file_cached(str(p.resolve()), st.st_mtime_ns, st.st_size))
+
+
 def load_suite(name: str) -> list[Task]:
     """All tasks of a bundled suite (parsed once per process)."""
     return list(_load_suite_cached(name))
@@ -42,9 +57,12 @@ def resolve_tasks(tasks: str | Path | Sequence[Task] | None, default_suite: str 
     if tasks is None:
         return load_suite(default_suite)
     if isinstance(tasks, (str, Path)):
+        # a bundled suite name wins over a same-named entry in the working directory
+        if isinstance(tasks, str) and tasks in list_suites():
+            return load_suite(tasks)
         p = Path(tasks)
         if p.suffix in {".json", ".jsonl"} or p.exists():
-            return load_tasks(p)
+            return load_tasks_cached(p)
         return load_suite(str(tasks))
     out = list(tasks)
     if not all(isinstance(t, Task) for t in out):
