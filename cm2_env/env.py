@@ -54,6 +54,8 @@ class Episode:
     turn_results: list[TurnResult] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     tool_log: list[dict[str, Any]] = field(default_factory=list)
+    rejected_calls: set[str] = field(default_factory=set)
+    """Ids of calls refused by validation (they never ran)."""
     done: bool = False
     end_reason: str | None = None
     final_info: dict[str, Any] = field(default_factory=dict)
@@ -305,10 +307,12 @@ class ToolTaskEnv(gym.Env):
                 reply = await self._user_call(ep, ep.messages, ep.turn + 1)
                 if reply is None or reply.done or reply.content is None:
                     terminated = True
-                    ep.end_reason = "user_done" if reply is not None else "user_error"
+                    failed = reply is None or bool(reply.meta.get("error"))
+                    ep.end_reason = "user_error" if failed else "user_done"
                 else:
                     ep.turn += 1
                     ep.steps_in_turn = 0
+                    ep.rejected_calls.clear()  # call ids are only unique within a turn
                     ep.turn_start = len(ep.messages)
                     ep.messages.append({"role": "user", "content": reply.content})
 
@@ -327,6 +331,7 @@ class ToolTaskEnv(gym.Env):
     async def _run_call(self, ep: Episode, call: ToolCall) -> ToolResult:
         rejected = ep.tools.check(call)
         if rejected is not None:
+            ep.rejected_calls.add(call.id)
             return rejected
         try:
             return await ep.tool_session.call(call)
@@ -358,14 +363,19 @@ class ToolTaskEnv(gym.Env):
         history = ep.messages[: ep.turn_start]
         rule_items = [it for it in items if it.check is not None]
         llm_items = [it for it in items if it.check is None]
-        verdicts = self.rule_judge.judge_sync(TurnJudgeRequest(ep.task, turn, rule_items, turn_messages, history))
+        rejected = frozenset(ep.rejected_calls)
+        verdicts = self.rule_judge.judge_sync(
+            TurnJudgeRequest(ep.task, turn, rule_items, turn_messages, history, rejected)
+        )
         if llm_items:
             if self.judge is None:
                 for it in llm_items:
                     verdicts[it.id] = Verdict(it.id, "unjudged", None, "no programmatic check and no LLM judge", "none")
             else:
                 try:
-                    got = await self.judge.judge_turn(TurnJudgeRequest(ep.task, turn, llm_items, turn_messages, history))
+                    got = await self.judge.judge_turn(
+                        TurnJudgeRequest(ep.task, turn, llm_items, turn_messages, history, rejected)
+                    )
                 except Exception as e:
                     got = {}
                     ep.errors.append({"type": "judge_error", "message": f"{type(e).__name__}: {e}"})

@@ -21,6 +21,9 @@ class TurnJudgeRequest:
     """The turn's messages: [user, assistant, tool, ..., assistant]; index = step."""
     history: list[dict[str, Any]]
     """All messages before this turn (system first)."""
+    rejected_call_ids: frozenset[str] = frozenset()
+    """Ids of this turn's tool calls the env refused (unknown tool, malformed, schema violation): they were
+    attempted but never executed, so they cannot satisfy a ``tool_called`` item."""
 
 
 @runtime_checkable

@@ -34,9 +34,12 @@ class TurnView:
     replies: list[tuple[int, str, bool]] = field(default_factory=list)
     """(step, user-visible text, is a final reply without tool calls)."""
 
+    rejected: frozenset[str] = frozenset()
+    """Ids of calls the env refused before execution."""
+
     @classmethod
-    def of(cls, messages: list[dict[str, Any]]) -> "TurnView":
-        view = cls()
+    def of(cls, messages: list[dict[str, Any]], rejected: frozenset[str] = frozenset()) -> "TurnView":
+        view = cls(rejected=rejected)
         names: dict[str, str] = {}
         for step, m in enumerate(messages):
             role = m.get("role")
@@ -141,7 +144,9 @@ def _has_positive(m: _TextMatch) -> bool:
 def _tool_called(c: ToolCalledCheck, view: TurnView) -> tuple[bool, int | None, str]:
     seen: set[str] = set()
     hits = 0
-    for step, name, args, _ in view.calls:
+    for step, name, args, call_id in view.calls:
+        if call_id and call_id in view.rejected:  # refused by validation: attempted, never executed
+            continue
         if name == c.name and args_match(c.args, args, c.match == "exact") and all(a in seen for a in c.after):
             hits += 1
             if hits >= c.min_count:
@@ -209,7 +214,7 @@ class RuleJudge:
         return self.judge_sync(request)
 
     def judge_sync(self, request: TurnJudgeRequest) -> dict[str, Verdict]:
-        view = TurnView.of(request.turn_messages)
+        view = TurnView.of(request.turn_messages, request.rejected_call_ids)
         out: dict[str, Verdict] = {}
         for item in request.items:
             if item.check is None:
