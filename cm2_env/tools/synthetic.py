@@ -24,14 +24,42 @@ def result_schema(tool: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _value(schema: dict[str, Any], rng: random.Random, depth: int = 0) -> Any:
+def _resolve(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """Inline a local ``$ref`` (``#/...``) and merge ``allOf`` parts, so the generator sees plain keywords."""
+    if depth > 8:
+        return {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        target: Any = root
+        for part in ref.lstrip("#").strip("/").split("/") if ref.strip("#/") else []:
+            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = {**_resolve(target if isinstance(target, dict) else {}, root, depth + 1), **rest}
+    if isinstance(schema.get("allOf"), list):
+        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            part = _resolve(part, root, depth + 1) if isinstance(part, dict) else {}
+            for k, v in part.items():
+                if k == "properties":
+                    merged["properties"] = {**merged.get("properties", {}), **v}
+                elif k == "required":
+                    merged["required"] = sorted(set(merged.get("required", [])) | set(v))
+                else:
+                    merged.setdefault(k, v)
+        schema = merged
+    return schema
+
+
+def _value(schema: dict[str, Any], rng: random.Random, depth: int = 0, root: dict[str, Any] | None = None) -> Any:
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
         return rng.choice(schema["enum"])
     for combo in ("oneOf", "anyOf"):
         if schema.get(combo):
-            return _value(rng.choice(schema[combo]), rng, depth)
+            return _value(rng.choice(schema[combo]), rng, depth, root)
     typ = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(typ, list):
         typ = next((t for t in typ if t != "null"), "null")
@@ -39,10 +67,10 @@ def _value(schema: dict[str, Any], rng: random.Random, depth: int = 0) -> Any:
         props = schema.get("properties") or {}
         if depth > 4:
             return {}
-        return {k: _value(v if isinstance(v, dict) else {}, rng, depth + 1) for k, v in props.items()}
+        return {k: _value(v if isinstance(v, dict) else {}, rng, depth + 1, root) for k, v in props.items()}
     if typ == "array":
         n = max(schema.get("minItems", 1), min(2, schema.get("maxItems", 2)))
-        return [_value(schema.get("items") or {}, rng, depth + 1) for _ in range(n)]
+        return [_value(schema.get("items") or {}, rng, depth + 1, root) for _ in range(n)]
     if typ in ("integer", "number"):
         lo, hi = _bounds(schema, typ == "integer")
         if typ == "integer":
