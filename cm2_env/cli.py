@@ -102,6 +102,15 @@ def _summary(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _run_fingerprint(args: argparse.Namespace, env_kwargs: dict[str, Any], agent_kwargs: dict[str, Any]) -> str:
+    """What makes two `cm2 run` invocations the same experiment (resumable into one file)."""
+    import hashlib
+
+    ident = {"env": args.env, "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
+             "seed": args.seed, "group_size": args.group_size}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -139,9 +148,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     bar = tqdm(total=len(specs), desc=f"{args.agent}", unit="ep", disable=args.quiet)
-    from cm2_env.rollout import read_done_keys
+    from cm2_env.rollout import RunMismatchError, read_done_keys
 
-    already = len(read_done_keys(out) & {s.key for s in specs})
+    run_id = _run_fingerprint(args, env_kwargs, agent_kwargs)
+    try:
+        already = len(read_done_keys(out, run_id) & {s.key for s in specs})
+    except RunMismatchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     bar.update(already)
     import time
 
@@ -156,7 +170,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.update(1)
         bar.set_postfix(score=rec.get("score"), ep_s=f"{(bar.n - already) / dt:.2f}", tok_s=f"{tokens / dt:.0f}")
 
-    asyncio.run(run_rollouts(make_env, make_agent, specs, out, args.concurrency, on_record))
+    try:
+        asyncio.run(run_rollouts(make_env, make_agent, specs, out, args.concurrency, on_record, run_id=run_id))
+    except RunMismatchError as e:
+        bar.close()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     bar.close()
     keys = {s.key for s in specs}
     records = [r for r in _read_records(out) if r.get("episode_key") in keys]

@@ -43,8 +43,16 @@ def plan_episodes(tasks: list[Task], episodes: int | None, group_size: int, seed
     return out
 
 
-def read_done_keys(path: Path) -> set[str]:
-    """Keys already recorded in ``path``; truncates a torn trailing line left by a killed writer."""
+class RunMismatchError(ValueError):
+    """The output file holds episodes of a different run configuration."""
+
+
+def read_done_keys(path: Path, run_id: str | None = None) -> set[str]:
+    """Keys already recorded in ``path``; truncates a torn trailing line left by a killed writer.
+
+    With ``run_id``, records of another run (other agent, seed, env arguments) are an error: resuming into
+    them would silently mix two experiments.
+    """
     if not path.exists():
         return set()
     keys: set[str] = set()
@@ -57,9 +65,15 @@ def read_done_keys(path: Path) -> set[str]:
         if not line.endswith(b"\n"):
             break
         try:
-            keys.add(json.loads(line)["episode_key"])
+            rec = json.loads(line)
+            keys.add(rec["episode_key"])
         except (json.JSONDecodeError, KeyError, TypeError):
             break
+        if run_id is not None and rec.get("run_id") not in (None, run_id):
+            raise RunMismatchError(
+                f"{path} holds episodes of another run (run_id {rec.get('run_id')}, this run is {run_id}): "
+                "use a new --out file, or the same arguments to resume"
+            )
         good_end = pos
     if good_end != len(data):
         with path.open("r+b") as f:
@@ -148,11 +162,15 @@ async def run_rollouts(
     concurrency: int = 1,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     max_steps: int = 256,
+    run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the episodes not yet in ``out_path``; returns the records written by this call."""
+    """Run the episodes not yet in ``out_path``; returns the records written by this call.
+
+    ``run_id`` (a fingerprint of the run's configuration) is stored in every record and checked on resume.
+    """
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = read_done_keys(path)
+    done = read_done_keys(path, run_id)
     todo = [s for s in specs if s.key not in done]
     envs: asyncio.Queue = asyncio.Queue()
     for _ in range(max(1, min(concurrency, len(todo)))):
@@ -169,6 +187,8 @@ async def run_rollouts(
                 rec = {"episode_key": spec.key, "task_id": spec.task_id, "group_key": spec.group_key,
                        "rollout": spec.rollout, "seed": spec.seed, "score": None,
                        "end_reason": "env_error", "agent_error": f"{type(e).__name__}: {e}", "messages": []}
+            if run_id is not None:
+                rec["run_id"] = run_id
             fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
             fh.flush()
             written.append(rec)
