@@ -66,6 +66,8 @@ class OpenAIChatAgent:
         return msgs
 
     async def act(self, observation: list[dict[str, Any]], info: dict[str, Any]) -> str | dict[str, Any]:
+        # the env's info carries the tools available now (some tasks reveal tools in later turns)
+        self.tools = info.get("tools", self.tools)
         extra = {"tools": self.tools} if self.tool_mode == "native" and self.tools else {}
         # an LLMError (server down after retries) propagates: the rollout records the episode as an agent
         # error with no score, rather than judging a reply the model never gave
