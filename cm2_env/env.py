@@ -326,6 +326,27 @@ class ToolTaskEnv(gym.Env):
                 reward = final["score"] or 0.0
         return list(ep.messages), float(reward), terminated, truncated, info
 
+    async def afinish(self, reason: str = "stopped") -> dict[str, Any]:
+        """End the running episode now (e.g. a trainer's token budget ran out) and return the final info.
+
+        The turn in progress is judged if the assistant acted in it; unreached turns count 0. Calling it on a
+        finished episode returns that episode's final info.
+        """
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() before afinish()")
+        if ep.done:
+            return dict(ep.final_info)
+        with track_usage(ep.usage):
+            if ep.steps_in_turn > 0:
+                await self._end_turn(ep, {})
+            ep.end_reason = reason
+            return dict(await self._finish(ep))
+
+    def finish(self, reason: str = "stopped") -> dict[str, Any]:
+        """Sync twin of :meth:`afinish`."""
+        return self._runner.run(self.afinish(reason))
+
     # ------------------------------------------------------------------ internals
 
     async def _run_call(self, ep: Episode, call: ToolCall) -> ToolResult:

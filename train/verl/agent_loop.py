@@ -93,23 +93,8 @@ def make_env(env_id: str, task_id: str | None = None, **kwargs: Any):
 
 
 async def finish_episode(env: Any, reason: str) -> dict[str, Any]:
-    """End a running episode early (trainer budget) and return the env's final info (with ``score``).
-
-    Uses the env's public ``afinish(reason=...)`` when it has one; otherwise falls back to ``ToolTaskEnv``
-    internals: the turn in progress (if the assistant acted in it) is judged, then the episode is scored.
-    """
-    afinish = getattr(env, "afinish", None)
-    if afinish is not None:
-        return await afinish(reason=reason)
-    ep = getattr(env, "_ep", None)
-    if ep is None:
-        raise RuntimeError("cannot finish an episode that was never reset")
-    if ep.done:
-        return dict(ep.final_info)
-    if ep.steps_in_turn > 0:
-        await env._end_turn(ep, {})
-    ep.end_reason = reason
-    return await env._finish(ep)
+    """End a running episode early (trainer budget) and return the env's final info (with ``score``)."""
+    return await env.afinish(reason=reason)
 
 
 def group_key_for(kwargs: dict[str, Any]) -> str:
