@@ -32,7 +32,7 @@ def test_env_ends_with_user_error_when_script_has_a_hole():
     obs, info = env.reset()
     assert obs[-1] == {"role": "user", "content": "one"}
     obs, reward, term, trunc, info = env.step("answer")
-    assert term and info["end_reason"] == "user_done"
+    assert term and info["end_reason"] == "user_error"  # a broken script is not a user who is done
     assert any(e["type"] == "user_error" for e in info["episode_errors"])
 
 
