@@ -21,7 +21,7 @@ PLUGIN_GROUPS: dict[str, dict[str, str]] = {
 }
 
 
-def _parse_kv(pairs: list[str]) -> dict[str, Any]:
+def parse_kv(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` pairs (values parsed as JSON when they are JSON) → env kwargs."""
     out: dict[str, Any] = {}
     for p in pairs:
@@ -123,12 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agents import AGENTS
     from cm2_env.rollout import plan_episodes, run_rollouts
 
-    env_kwargs = _parse_kv(args.env_arg)
+    env_kwargs = parse_kv(args.env_arg)
     if args.tasks_file:
         env_kwargs["tasks"] = args.tasks_file
     if args.tasks:
         env_kwargs["task_selector"] = args.tasks
-    agent_kwargs = _parse_kv(args.agent_arg)
+    agent_kwargs = parse_kv(args.agent_arg)
     if args.agent == "perturbed":
         agent_kwargs.setdefault("seed", args.seed)
 

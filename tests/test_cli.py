@@ -150,9 +150,9 @@ def test_validate_ok_on_bundled_suite():
 
 
 def test_env_arg_parsing():
-    from cm2_env.cli import _parse_kv
+    from cm2_env.cli import parse_kv
 
-    assert _parse_kv(["a=1", "b=true", 'c={"x": [1]}', "d=plain text", "e=a=b"]) == {
+    assert parse_kv(["a=1", "b=true", 'c={"x": [1]}', "d=plain text", "e=a=b"]) == {
         "a": 1, "b": True, "c": {"x": [1]}, "d": "plain text", "e": "a=b"}
     with pytest.raises(SystemExit):
-        _parse_kv(["novalue"])
+        parse_kv(["novalue"])

@@ -192,20 +192,9 @@ def add_parser(sp: argparse.ArgumentParser) -> None:
                     help="with --tokenizer: leave out tasks whose opening prompt is longer (verl's data.max_prompt_length)")
 
 
-def _parse_kv(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in pairs:
-        if "=" not in p:
-            raise SystemExit(f"--env-arg expects key=value, got {p!r}")
-        k, v = p.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..cli import parse_kv
+
     summary = to_verl(
         args.tasks,
         args.out,
@@ -213,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         seed=args.seed,
         env_id=args.env,
-        env_kwargs=_parse_kv(args.env_arg),
+        env_kwargs=parse_kv(args.env_arg),
         repeat=args.repeat,
         tokenizer=args.tokenizer,
         max_prompt_length=args.max_prompt_length,

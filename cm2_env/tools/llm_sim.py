@@ -25,7 +25,7 @@ from ..llm.usage import record
 from ..tasks.models import Task
 from ..types import ToolCall, ToolResult
 from .canonical import call_key, canonical_args
-from .replay import ReplayIndex
+from .replay import ReplayIndex, TaskToolCache
 
 ROLE = "simulator"
 
@@ -207,7 +207,7 @@ class LLMToolSimulator:
         self.max_result_chars = max_result_chars
         self.max_groups = max_groups
         self.system_prompt = system_prompt or SYSTEM_PROMPT
-        self._tasks: dict[int, tuple[Task, ReplayIndex, dict, dict]] = {}
+        self._tasks = TaskToolCache()
         self._groups: "OrderedDict[str, _GroupMemo]" = OrderedDict()
 
     # ------------------------------------------------------------------ protocol
@@ -218,13 +218,7 @@ class LLMToolSimulator:
     # ------------------------------------------------------------------ state
 
     def _prepare(self, task: Task) -> tuple[ReplayIndex, dict, dict]:
-        hit = self._tasks.get(id(task))
-        if hit is None or hit[0] is not task:
-            tools = {t.get("function", t)["name"]: t for t in task.tools}
-            schemas = {n: t.get("function", t).get("parameters") for n, t in tools.items()}
-            hit = (task, ReplayIndex(task, schemas), schemas, tools)
-            self._tasks[id(task)] = hit
-        return hit[1], hit[2], hit[3]
+        return self._tasks.get(task)
 
     def _group(self, group_key: str) -> _GroupMemo:
         g = self._groups.get(group_key)

@@ -7,7 +7,7 @@ from collections import Counter
 from ..tasks.models import Task
 from ..types import ToolCall, ToolResult
 from .canonical import call_key, canonical_args
-from .replay import ReplayIndex
+from .replay import ReplayIndex, TaskToolCache
 from .synthetic import synthesize
 
 
@@ -44,16 +44,10 @@ class OfflineToolSimulator:
     """ToolBackend: replay → per-episode memo → synthetic. Replay indexes are built once per task."""
 
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[Task, ReplayIndex, dict, dict]] = {}
+        self._cache = TaskToolCache()
 
     def _prepare(self, task: Task) -> tuple[ReplayIndex, dict, dict]:
-        hit = self._cache.get(id(task))
-        if hit is None or hit[0] is not task:
-            tools = {t.get("function", t)["name"]: t for t in task.tools}
-            schemas = {n: t.get("function", t).get("parameters") for n, t in tools.items()}
-            hit = (task, ReplayIndex(task, schemas), schemas, tools)
-            self._cache[id(task)] = hit
-        return hit[1], hit[2], hit[3]
+        return self._cache.get(task)
 
     def session(self, task: Task, *, group_key: str | None = None, seed: int | None = None) -> OfflineToolSession:
         index, schemas, tools = self._prepare(task)

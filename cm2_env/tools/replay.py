@@ -53,3 +53,20 @@ class ReplayIndex:
         if not recs:
             return None
         return recs[min(occurrence, len(recs) - 1)]
+
+
+class TaskToolCache:
+    """A backend's per-task tool tables (name → tool, name → parameter schema) and replay index, built once."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, tuple[Task, ReplayIndex, dict[str, dict], dict[str, dict]]] = {}
+
+    def get(self, task: Task) -> tuple[ReplayIndex, dict[str, dict], dict[str, dict]]:
+        """(replay index, schemas by tool name, tools by name) for ``task``."""
+        hit = self._tasks.get(id(task))
+        if hit is None or hit[0] is not task:  # id() of a collected task may be reused
+            tools = {t.get("function", t)["name"]: t for t in task.tools}
+            schemas = {n: t.get("function", t).get("parameters") for n, t in tools.items()}
+            hit = (task, ReplayIndex(task, schemas), schemas, tools)
+            self._tasks[id(task)] = hit
+        return hit[1], hit[2], hit[3]
