@@ -43,6 +43,9 @@ class Episode:
 
     task: Task
     tools: ToolSet
+    """Validators of the tools available in the current turn."""
+    visible_tools: list[dict[str, Any]]
+    """Schemas of the tools available in the current turn (what the agent is shown)."""
     tool_session: ToolSession
     user_session: UserSession
     group_key: str | None
@@ -157,7 +160,7 @@ class ToolTaskEnv(gym.Env):
         self.render_mode = render_mode
         self.observation_space = ChatMessages()
         self.action_space = AssistantAction(sorted({n for t in self.tasks for n in t.tool_names}))
-        self._toolsets: dict[str, ToolSet] = {}
+        self._toolsets: dict[tuple[str, tuple[str, ...]], tuple[list[dict[str, Any]], ToolSet]] = {}
         self._runner = _LoopRunner()
         self._ep: Episode | None = None
         self._task_cursor = 0
@@ -179,7 +182,8 @@ class ToolTaskEnv(gym.Env):
 
     @property
     def tools(self) -> list[dict[str, Any]]:
-        return self._ep.task.tools if self._ep else []
+        """The tools available to the agent now."""
+        return self._ep.visible_tools if self._ep else []
 
     # ------------------------------------------------------------------ sync API
 
@@ -206,11 +210,21 @@ class ToolTaskEnv(gym.Env):
             return self.tasks[int(options["task_index"]) % len(self.tasks)]
         return self.tasks[int(self.np_random.integers(len(self.tasks)))]
 
-    def _toolset(self, task: Task) -> ToolSet:
-        ts = self._toolsets.get(task.id)
+    def _toolset(self, task: Task, turn: int = 0) -> tuple[list[dict[str, Any]], ToolSet]:
+        """The tools available in ``turn`` and their validators (built once per distinct tool list)."""
+        tools = task.tools_for_turn(turn)
+        key = (task.id, tuple(t["function"]["name"] for t in tools))
+        ts = self._toolsets.get(key)
         if ts is None:
-            ts = self._toolsets[task.id] = ToolSet(task.tools)
+            ts = self._toolsets[key] = (tools, ToolSet(tools))
         return ts
+
+    def _begin_turn(self, ep: Episode) -> None:
+        """Per-turn tool availability: refresh the validators and tell the session (optional hook)."""
+        ep.visible_tools, ep.tools = self._toolset(ep.task, ep.turn)
+        begin = getattr(ep.tool_session, "begin_turn", None)
+        if callable(begin):
+            begin(ep.turn)
 
     async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -220,14 +234,17 @@ class ToolTaskEnv(gym.Env):
         task = self._pick_task(options)
         group_key = options.get("group_key")
         ep_seed = None if seed is None else int(seed)
+        visible, toolset = self._toolset(task, 0)
         ep = Episode(
             task=task,
-            tools=self._toolset(task),
+            tools=toolset,
+            visible_tools=visible,
             tool_session=self.tool_backend.session(task, group_key=group_key, seed=ep_seed),
             user_session=self.user_simulator.session(task, seed=ep_seed),
             group_key=group_key,
         )
         self._ep = ep
+        self._begin_turn(ep)
         ep.messages.append({"role": "system", "content": task.system_prompt})
         with track_usage(ep.usage):
             first = await self._user_call(ep, None, 0)
@@ -240,7 +257,7 @@ class ToolTaskEnv(gym.Env):
             "task_id": task.id,
             "domain": task.domain,
             "group_key": group_key,
-            "tools": task.tools,
+            "tools": ep.visible_tools,
             "num_turns": len(task.turns),
             "turn": 0,
             "errors": list(ep.errors),
@@ -313,11 +330,13 @@ class ToolTaskEnv(gym.Env):
                     ep.turn += 1
                     ep.steps_in_turn = 0
                     ep.rejected_calls.clear()  # call ids are only unique within a turn
+                    self._begin_turn(ep)
                     ep.turn_start = len(ep.messages)
                     ep.messages.append({"role": "user", "content": reply.content})
 
         ep.errors.extend(step_errors)
         info["errors"] = step_errors
+        info["tools"] = ep.visible_tools
         info["new_messages"] = ep.messages[start + 1:]
         if terminated or truncated:
             final = await self._finish(ep)

@@ -432,3 +432,18 @@ def test_gym_make_wraps_and_steps():
     obs, *_ = env.step(CALL)
     assert obs[-1]["role"] == "tool"
     env.close()
+
+
+def test_tools_held_back_until_their_turn():
+    """metadata.tools_available_from_turn: a tool is hidden (and refused) before its turn, offered after."""
+    task = small_task().model_copy(update={"metadata": {"tools_available_from_turn": {"transfer": 1}}})
+    env = ToolTaskEnv(tasks=[task], early_stop=False)
+    obs, info = env.reset()
+    assert [t["function"]["name"] for t in info["tools"]] == ["get_balance"]
+    obs, _, _, _, info = env.step('<tool_call>{"name": "transfer", "arguments": {"amount": 5}}</tool_call>')
+    assert info["tool_results"][0]["error"] == "unknown_tool"
+    assert [t["function"]["name"] for t in env.tools] == ["get_balance"]
+    obs, _, term, _, info = env.step("done")  # ends turn 0; turn 1 begins
+    assert not term and [t["function"]["name"] for t in info["tools"]] == ["get_balance", "transfer"]
+    obs, _, _, _, info = env.step('<tool_call>{"name": "transfer", "arguments": {"amount": 5}}</tool_call>')
+    assert info["tool_results"][0]["error"] is None

@@ -196,6 +196,14 @@ class Task(_Model):
     def tool_names(self) -> list[str]:
         return [t["function"]["name"] for t in self.tools]
 
+    def tools_for_turn(self, turn: int) -> list[dict[str, Any]]:
+        """The tools the agent may use in ``turn``: ``metadata["tools_available_from_turn"]`` ({name: turn})
+        holds tools back until a later turn (e.g. BFCL's missing-function category); all others from turn 0."""
+        reveal = self.metadata.get("tools_available_from_turn")
+        if not reveal:
+            return self.tools
+        return [t for t in self.tools if int(reveal.get(t["function"]["name"], 0)) <= turn]
+
     def reference_turns(self) -> list[list[dict[str, Any]]]:
         """The reference split at user messages: turn i = [user, assistant/tool ...]."""
         turns: list[list[dict[str, Any]]] = []

@@ -4,10 +4,9 @@ Defaults: tasks from :func:`.loader.load_category`, the real executor (:class:`.
 :class:`.judge.BFCLJudge` for the state items, the official checker as an end-of-episode evaluator
 (``info["evaluations"]["bfcl"]``), 20 steps per turn (bfcl-eval's ``MAXIMUM_STEP_LIMIT``).
 
-What it adds to ToolTaskEnv (miss_func): tools declared in ``task.metadata["tools_available_from_turn"]`` are
-hidden until their turn — calls to them are rejected by validation as unknown tools before it, ``env.tools``
-and ``info["tools"]`` (sent at reset and on every step) list only the tools available in the current turn,
-and the tool session is told the turn (``begin_turn``).
+miss_func: tools declared in ``task.metadata["tools_available_from_turn"]`` are hidden until their turn by
+ToolTaskEnv itself (validation refuses them as unknown tools before it; ``env.tools`` and ``info["tools"]`` list
+only the tools of the current turn; the tool session's ``begin_turn`` hook is told the turn).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from typing import Any, Sequence
 from ...backends import JUDGES
 from ...env import ToolTaskEnv
 from ...tasks.models import Task
-from .episode import active_tools, toolset_for
 from .executor import BFCLToolExecutor
 from .judge import BFCLJudge
 from .loader import load_category
@@ -83,32 +81,3 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
             max_steps_per_turn=max_steps_per_turn,
             **kwargs,
         )
-
-    # ---------------------------------------------------------------- per-turn tool availability
-
-    @property
-    def tools(self) -> list[dict[str, Any]]:
-        return active_tools(self._ep.task, self._ep.turn) if self._ep else []
-
-    def _sync_turn(self, info: dict[str, Any]) -> None:
-        ep = self._ep
-        if ep is None:
-            return
-        begin = getattr(ep.tool_session, "begin_turn", None)
-        if callable(begin):
-            begin(ep.turn)
-        info["tools"] = active_tools(ep.task, ep.turn)
-
-    async def _run_call(self, ep, call):
-        ep.tools = toolset_for(ep.task, ep.turn)
-        return await super()._run_call(ep, call)
-
-    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        obs, info = await super().areset(seed=seed, options=options)
-        self._sync_turn(info)
-        return obs, info
-
-    async def astep(self, action: Any):
-        obs, reward, terminated, truncated, info = await super().astep(action)
-        self._sync_turn(info)
-        return obs, reward, terminated, truncated, info

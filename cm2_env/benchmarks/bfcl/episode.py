@@ -23,8 +23,7 @@ Call = tuple[str, dict[str, Any]]
 
 def active_tools(task: Task, turn: int) -> list[dict[str, Any]]:
     """The task's tools the agent may use in ``turn`` (miss_func tools appear at their reveal turn)."""
-    hidden = task.metadata.get("tools_available_from_turn") or {}
-    return [t for t in task.tools if int(hidden.get(t["function"]["name"], 0)) <= turn]
+    return task.tools_for_turn(turn)
 
 
 @lru_cache(maxsize=256)
