@@ -13,6 +13,7 @@ import copy
 import json
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
@@ -66,11 +67,22 @@ class Episode:
     """LLM calls/tokens/cost of this episode's simulator, user and judge, per role."""
 
 
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Finalise async generators (LLM clients close their HTTP pools that way), then close the loop."""
+    if loop.is_closed() or loop.is_running():
+        return
+    try:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
 class _LoopRunner:
     """Runs coroutines to completion from sync code, on a private loop (or a thread if one is running)."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._finalizer: weakref.finalize | None = None
 
     def run(self, coro: Any) -> Any:
         try:
@@ -78,6 +90,8 @@ class _LoopRunner:
         except RuntimeError:
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
+                # an env nobody closes still releases its loop (and the HTTP pools bound to it)
+                self._finalizer = weakref.finalize(self, _close_loop, self._loop)
             return self._loop.run_until_complete(coro)
         # called from inside a running loop (e.g. Jupyter): run on a helper thread's own loop
         box: dict[str, Any] = {}
@@ -96,8 +110,8 @@ class _LoopRunner:
         return box["value"]
 
     def close(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.close()
+        if self._finalizer is not None:
+            self._finalizer()
 
 
 class ToolTaskEnv(gym.Env):
