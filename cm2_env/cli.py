@@ -45,11 +45,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     print(f"{'env id':<36} {'tasks':>6}  description")
     for env_id, spec in env_specs().items():
+        note = ""
         try:
-            n = len(cm2_env.make(env_id).tasks)
+            n: Any = len(cm2_env.make(env_id).tasks)
         except Exception as e:  # an env whose data is not installed here still gets listed
-            n = f"n/a ({type(e).__name__})"
-        print(f"{env_id:<36} {n!s:>6}  {spec.get('description', '')}")
+            n, note = "n/a", f" [unavailable here: {type(e).__name__}]"
+        print(f"{env_id:<36} {n!s:>6}  {spec.get('description', '')}{note}")
     print()
     print(f"{'suite':<20} {'tasks':>6}  domains")
     for name in list_suites():
