@@ -156,6 +156,16 @@ def _retry_after_seconds(exc: openai.APIStatusError) -> float | None:
     return None
 
 
+def _close_soon(loop_ref: "weakref.ref[asyncio.AbstractEventLoop]", state: _LoopState) -> None:
+    loop = loop_ref()
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return  # a closed loop already finalised the state (see _LoopState)
+    try:
+        loop.call_soon_threadsafe(lambda: loop.create_task(state.aclose()))
+    except RuntimeError:  # the loop closed meanwhile
+        pass
+
+
 class LLMClient:
     """Async chat client for one role. Safe to share across episodes and event loops."""
 
@@ -181,6 +191,9 @@ class LLMClient:
         if st is None:
             st = self._loops[loop] = _LoopState(self.config, self._endpoints)
             await st.start()
+            # a client dropped while its loop keeps running (e.g. a judge replaced mid-run) closes its pools
+            # then, instead of leaving aiohttp sessions to the garbage collector
+            weakref.finalize(self, _close_soon, weakref.ref(loop), st)
         return st
 
     def _pick(self) -> int:
