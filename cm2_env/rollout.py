@@ -29,6 +29,8 @@ class EpisodeSpec:
     group_key: str
     rollout: int
     seed: int
+    cost: float = 1.0
+    """Expected relative length (the task's turn count); longer episodes start first to shorten the drain."""
 
 
 def plan_episodes(tasks: list[Task], episodes: int | None, group_size: int, seed: int) -> list[EpisodeSpec]:
@@ -39,7 +41,8 @@ def plan_episodes(tasks: list[Task], episodes: int | None, group_size: int, seed
         task = tasks[slot % len(tasks)]
         group = f"{task.id}#{slot}"
         for r in range(group_size):
-            out.append(EpisodeSpec(f"{group}.{r}", task.id, group, r, seed * 1_000_003 + slot * 1009 + r))
+            out.append(EpisodeSpec(f"{group}.{r}", task.id, group, r, seed * 1_000_003 + slot * 1009 + r,
+                                   cost=float(len(task.turns))))
     return out
 
 
@@ -171,7 +174,8 @@ async def run_rollouts(
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = read_done_keys(path, run_id)
-    todo = [s for s in specs if s.key not in done]
+    # longest first (stable): with C slots, the run ends when the last long episode does, so start those early
+    todo = sorted((s for s in specs if s.key not in done), key=lambda s: -s.cost)
     envs: asyncio.Queue = asyncio.Queue()
     for _ in range(max(1, min(concurrency, len(todo)))):
         envs.put_nowait(make_env())
