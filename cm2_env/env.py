@@ -149,7 +149,8 @@ class ToolTaskEnv(gym.Env):
             end_on_tool_error: end the episode at the first tool error (CM2's behaviour); default: the
                 error is shown to the agent, which may recover.
             max_steps_per_turn: assistant steps allowed in one turn before truncation.
-            max_turns: user turns allowed (default: the task's turn count for LLM users; unbounded otherwise).
+            max_turns: user turns allowed before truncation (None: until the user side stops; the LLM user
+                bounds itself by its own ``max_turns`` or the task's).
             parser: how raw model text is parsed (``hermes``).
             evaluators: extra end-of-episode verdicts (e.g. a benchmark's official checker).
         """
@@ -177,7 +178,6 @@ class ToolTaskEnv(gym.Env):
         self._toolsets: dict[tuple[str, tuple[str, ...]], tuple[list[dict[str, Any]], ToolSet]] = {}
         self._runner = _LoopRunner()
         self._ep: Episode | None = None
-        self._task_cursor = 0
 
     # ------------------------------------------------------------------ public properties
 
