@@ -84,12 +84,30 @@ def make_env(env_id: str, task_id: str | None = None, **kwargs: Any):
     import cm2_env
 
     source = kwargs.get("tasks")
+    shared = shared_env_kwargs(env_id, kwargs)
     if task_id is not None and isinstance(source, str):
         task = tasks_by_id(source).get(task_id)
         if task is not None:
-            kwargs = {**kwargs, "tasks": [task]}
-    env = cm2_env.make(env_id, **kwargs)
+            shared = {**shared, "tasks": [task]}
+    env = cm2_env.make(env_id, **shared)
     return getattr(env, "unwrapped", env)
+
+
+_SHARED_KWARGS: dict[str, dict[str, Any]] = {}
+
+
+def shared_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Env kwargs with the tool backend, user and judge built once per worker process and config.
+
+    The rollouts of a GRPO group run in different env instances; sharing the backend instances is what makes
+    the LLM tool simulator's group memo (and one HTTP pool per role) work across them.
+    """
+    from cm2_env.registry import with_shared_backends
+
+    key = json.dumps([env_id, kwargs], sort_keys=True, default=str)
+    if key not in _SHARED_KWARGS:
+        _SHARED_KWARGS[key] = with_shared_backends(env_id, **kwargs)
+    return _SHARED_KWARGS[key]
 
 
 async def finish_episode(env: Any, reason: str) -> dict[str, Any]:
