@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import time
 
 import pytest
 
-import importlib.util as _ilu
-import sys as _sys
-from pathlib import Path as _Path
-
-if "cm2_test_servers" not in _sys.modules:  # tests/servers under a unique name (no `tests`/`servers` clash)
-    _d = _Path(__file__).resolve().parents[1] / "servers"
-    _spec = _ilu.spec_from_file_location("cm2_test_servers", _d / "__init__.py", submodule_search_locations=[str(_d)])
-    _sys.modules["cm2_test_servers"] = _ilu.module_from_spec(_spec)
-    _spec.loader.exec_module(_sys.modules["cm2_test_servers"])
 
 from cm2_env.llm import LLMClient, LLMConfig, LLMConfigError, LLMError, UsageMeter, track_usage
 from cm2_env.llm.cache import ResponseCache
@@ -202,26 +192,6 @@ async def test_cache_hits_skip_the_server(server, tmp_path):
     assert not r1.cached and r2.cached and not r3.cached and r2.data == r1.data
     assert len(server.requests) == 2
     assert meter.roles["judge"].cache_hits == 1 and meter.roles["judge"].calls == 2
-
-
-def _writer(path: str, start: int) -> None:
-    cache = ResponseCache(path)
-    for i in range(start, start + 200):
-        cache.put(f"k{i}", {"text": str(i)})
-
-
-def test_cache_is_safe_across_processes(tmp_path):
-    path = str(tmp_path / "shared.sqlite")
-    ResponseCache(path)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, k * 200)) for k in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert all(p.exitcode == 0 for p in procs)
-    cache = ResponseCache(path)
-    assert len(cache) == 600 and cache.get("k599") == {"text": "599"}
 
 
 def test_config_key_env(monkeypatch):

@@ -6,15 +6,6 @@ import json
 
 import pytest
 
-import importlib.util as _ilu
-import sys as _sys
-from pathlib import Path as _Path
-
-if "cm2_test_servers" not in _sys.modules:  # tests/servers under a unique name (no `tests`/`servers` clash)
-    _d = _Path(__file__).resolve().parents[1] / "servers"
-    _spec = _ilu.spec_from_file_location("cm2_test_servers", _d / "__init__.py", submodule_search_locations=[str(_d)])
-    _sys.modules["cm2_test_servers"] = _ilu.module_from_spec(_spec)
-    _spec.loader.exec_module(_sys.modules["cm2_test_servers"])
 
 from cm2_env.users.llm_user import STOP_TOKEN, LLMUser
 from cm2_test_servers.scripted import ScriptedServer, free_port, last_user_text, system_text
