@@ -10,7 +10,6 @@ import pytest
 
 
 from cm2_env.llm import LLMClient, LLMConfig, LLMConfigError, LLMError, UsageMeter, track_usage
-from cm2_env.llm.cache import ResponseCache
 from cm2_test_servers.scripted import BadBody, Delay, Drop, Reply, ScriptedServer, Status, free_port
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "boolean"}, "why": {"type": "string"}},
