@@ -1,6 +1,6 @@
 """Policies that act in cm2 envs. ``AGENTS`` maps CLI names to factories."""
 
-from cm2_env.backends import Registry
+from cm2_env.components import Registry
 
 AGENTS = Registry(
     "agent",

@@ -27,7 +27,7 @@ import psutil
 
 import cm2_env
 from agents.openai_agent import OpenAIChatAgent
-from cm2_env.registry import with_shared_backends
+from cm2_env.envs import with_shared_backends
 from cm2_env.rollout import plan_episodes, run_rollouts
 
 HERE = Path(__file__).resolve().parent
@@ -102,7 +102,7 @@ async def measure(n: int, rounds: int, base: str, latency: float) -> dict:
 
     def on_record(rec: dict) -> None:
         end = time.perf_counter() - t0
-        ends.append((end - rec["elapsed_s"], end))
+        ends.append((end - rec.elapsed_s, end))
 
     records = await run_rollouts(lambda: cm2_env.make("cm2/ToolTask-v0", **kwargs),
                                  lambda: OpenAIChatAgent(llm=policy), specs, out, concurrency=n,

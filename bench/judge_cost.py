@@ -42,7 +42,7 @@ from cm2_env.judge.base import TurnJudgeRequest  # noqa: E402
 from cm2_env.judge.llm_judge import LLMJudge  # noqa: E402
 from cm2_env.rollout import EpisodeSpec, run_episode  # noqa: E402
 from cm2_env.tasks.models import Task  # noqa: E402
-from cm2_env.tasks.suites import resolve_tasks, select_tasks  # noqa: E402
+from cm2_env.tasks import resolve_tasks, select_tasks  # noqa: E402
 from cm2_env.tools.canonical import canonical_args  # noqa: E402
 from cm2_env.tools.llm_sim import LLMToolSimulator  # noqa: E402
 from cm2_env.types import Verdict  # noqa: E402
@@ -124,14 +124,14 @@ async def run_judge_schemes(tasks: list[Task], url: str, concurrency: int) -> di
 
             t0 = time.perf_counter()
             recs = await asyncio.gather(*(one(i, t) for i, t in enumerate(tasks)))
-            judge_usage = [r["usage"].get("judge", {}) for r in recs]
+            judge_usage = [r.usage.get("judge", {}) for r in recs]
             n = len(recs)
             results[f"{scheme}/{agent_name}"] = {
                 "scheme": scheme, "agent": agent_name, "episodes": n,
                 "calls_per_episode": sum(u.get("calls", 0) for u in judge_usage) / n,
                 "prompt_tokens_per_episode": sum(u.get("prompt_tokens", 0) for u in judge_usage) / n,
                 "judge_failures": sum(u.get("failures", 0) for u in judge_usage),
-                "mean_score": sum((r["score"] or 0.0) for r in recs) / n,
+                "mean_score": sum((r.score or 0.0) for r in recs) / n,
                 "elapsed_s": round(time.perf_counter() - t0, 2),
             }
     return results
@@ -139,9 +139,9 @@ async def run_judge_schemes(tasks: list[Task], url: str, concurrency: int) -> di
 
 def _llm_calls_of(rec: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(source, tool name, canonical args) of the episode's calls answered by the LLM simulator or its memo."""
-    records = iter(rec.get("tool_calls") or [])
+    records = iter(rec.tool_calls)
     out = []
-    for m in rec["messages"]:
+    for m in rec.messages:
         if m.get("role") != "assistant":
             continue
         for tc in m.get("tool_calls") or []:
@@ -176,7 +176,7 @@ async def run_memo(tasks: list[Task], url: str, group_size: int) -> dict[str, An
         groups += 1
         keys = set()
         for rec in recs:
-            u = rec["usage"].get("simulator", {})
+            u = rec.usage.get("simulator", {})
             llm_calls += u.get("calls", 0)
             memo_hits += u.get("memo_hits", 0)
             for _, name, args in _llm_calls_of(rec):

@@ -4,7 +4,7 @@
 """
 
 from .env import ToolTaskEnv
-from .registry import make, register_all
+from .envs import make, register_all
 
 __version__ = "0.1.0"
 ENV_IDS = register_all()

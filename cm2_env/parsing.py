@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .types import ToolCall
 
@@ -52,6 +52,39 @@ def think_text(text: str | None) -> str:
     return " ".join(m.group(0) for m in THINK_RE.finditer(text))
 
 
+class JSONScan:
+    """A string- and escape-aware walk over JSON-like text from ``start``.
+
+    Iterating yields ``(index, char)`` for each closing bracket outside string literals; opening brackets are
+    pushed on ``stack`` as the closer they expect (the consumer pops). ``in_str`` tells, at the end, whether
+    the text stopped inside a string.
+    """
+
+    def __init__(self, text: str, start: int = 0):
+        self.text = text
+        self.start = start
+        self.stack: list[str] = []
+        self.in_str = False
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        esc = False
+        for j in range(self.start, len(self.text)):
+            c = self.text[j]
+            if self.in_str:
+                if esc:
+                    esc = False
+                elif c == "\\":
+                    esc = True
+                elif c == '"':
+                    self.in_str = False
+            elif c == '"':
+                self.in_str = True
+            elif c in "{[":
+                self.stack.append("}" if c == "{" else "]")
+            elif c in "}]":
+                yield j, c
+
+
 def repair_json(text: str) -> Any:
     """json.loads with a few safe repairs: code fences, trailing commas, missing closing brackets."""
     s = text.strip()
@@ -67,25 +100,11 @@ def repair_json(text: str) -> Any:
     except json.JSONDecodeError:
         pass
     # close unbalanced brackets (outside strings), the common truncation failure
-    stack: list[str] = []
-    in_str = esc = False
-    for ch in s:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]" and stack:
-            stack.pop()
-    if in_str:
-        s += '"'
-    return json.loads(s + "".join(reversed(stack)))
+    scan = JSONScan(s)
+    for _ in scan:
+        if scan.stack:
+            scan.stack.pop()
+    return json.loads(s + ('"' if scan.in_str else "") + "".join(reversed(scan.stack)))
 
 
 def _call_from_obj(obj: Any, call_id: str, raw: str) -> ToolCall:

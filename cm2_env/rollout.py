@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -85,21 +85,91 @@ def read_done_keys(path: Path, run_id: str | None = None) -> set[str]:
 
 
 @dataclass
-class RunStats:
-    episodes: int = 0
+class EpisodeRecord:
+    """One line of a run's JSONL file: the episode's identity, its outcome and its transcript."""
+
+    episode_key: str
+    """``{task_id}#{slot}.{rollout}``: unique within a run; resuming skips keys already written."""
+    task_id: str
+    group_key: str
+    rollout: int
+    seed: int
+    domain: str | None = None
+    score: float | None = None
+    """The env's trajectory score; None when nothing could be judged or the episode failed to run."""
+    return_: float = 0.0
+    """Sum of the step rewards (equals ``score`` at trajectory level)."""
+    turn_scores: list[float | None] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    """Verdicts by status (passed/failed/unjudged/error)."""
+    end_reason: str | None = None
+    """The env's end reason, ``agent_error`` when the agent raised, ``env_error`` when the env did."""
+    terminated: bool = False
+    truncated: bool = False
     steps: int = 0
-    tokens: int = 0
-    started: float = field(default_factory=time.perf_counter)
-    scores: list[float] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    """Per judged turn: ``{turn, score, required_failed, verdicts: [...]}``."""
+    warnings: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """The episode's errors (``EpisodeError.to_dict()``)."""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    evaluations: dict[str, Any] = field(default_factory=dict)
+    """Official verdicts by evaluator (e.g. ``bfcl``)."""
+    usage: dict[str, Any] = field(default_factory=dict)
+    """LLM usage of the policy and of the env's simulator, user and judge."""
+    agent_error: str | None = None
+    agent_info: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    run_id: str | None = None
+    """Fingerprint of the run configuration that wrote the record."""
+
+    @classmethod
+    def failed(cls, spec: EpisodeSpec, error: BaseException) -> "EpisodeRecord":
+        """The record of an episode the env could not run (e.g. an unknown task id): kept, not lost."""
+        return cls(spec.key, spec.task_id, spec.group_key, spec.rollout, spec.seed, end_reason="env_error",
+                   agent_error=f"{type(error).__name__}: {error}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["return"] = out.pop("return_")
+        if out["run_id"] is None:
+            del out["run_id"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EpisodeRecord":
+        known = {f.name for f in fields(cls)}
+        data = {("return_" if k == "return" else k): v for k, v in data.items()}
+        # None means "the field's default" (older files wrote null for empty lists); unknown keys are dropped
+        return cls(**{k: v for k, v in data.items() if k in known and (v is not None or k in _NULLABLE)})
 
 
-async def run_episode(env: Any, agent: Any, spec: EpisodeSpec, max_steps: int = 256) -> dict[str, Any]:
+_NULLABLE = ("score", "domain", "end_reason", "agent_error", "run_id")
+
+
+def read_records(path: str | os.PathLike) -> list[EpisodeRecord]:
+    """The records of a run file (a torn or unreadable line ends the read, as on resume)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(EpisodeRecord.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, TypeError):
+            break
+    return out
+
+
+async def run_episode(env: Any, agent: Any, spec: EpisodeSpec, max_steps: int = 256) -> EpisodeRecord:
     """Run one episode; an agent exception ends the episode with the error recorded (never lost)."""
     t0 = time.perf_counter()
     obs, info = await env.areset(seed=spec.seed, options={"task_id": spec.task_id, "group_key": spec.group_key})
     agent.reset(env.task, seed=spec.seed)
     agent_error = None
-    final: dict[str, Any] = {}
     steps = 0
     total_reward = 0.0
     terminated = truncated = False
@@ -117,35 +187,35 @@ async def run_episode(env: Any, agent: Any, spec: EpisodeSpec, max_steps: int = 
         obs, reward, terminated, truncated, info = await env.astep(action)
         total_reward += reward
         steps += 1
-        if terminated or truncated:
-            final = info
-    record = {
-        "episode_key": spec.key,
-        "task_id": spec.task_id,
-        "domain": env.task.domain,
-        "group_key": spec.group_key,
-        "rollout": spec.rollout,
-        "seed": spec.seed,
-        "score": final.get("score"),
-        "return": total_reward,
-        "turn_scores": final.get("turn_scores"),
-        "counts": final.get("counts"),
-        "end_reason": final.get("end_reason") or ("agent_error" if agent_error else None),
-        "terminated": terminated,
-        "truncated": truncated,
-        "steps": steps,
-        "verdicts": final.get("verdicts"),
-        "warnings": final.get("warnings"),
-        "errors": final.get("episode_errors"),
-        "tool_calls": final.get("tool_calls"),
-        "evaluations": final.get("evaluations") or {},
-        "usage": _merged_usage(env, policy_usage),
-        "agent_error": agent_error,
-        "agent_info": {"injected_faults": getattr(agent, "injected", None)},
-        "messages": list(env.messages),
-        "elapsed_s": round(time.perf_counter() - t0, 6),
-    }
-    return record
+    summary = env.summary
+    if summary is None:  # the agent failed or ran out of steps: close the episode, keep what was judged
+        summary = await env.afinish("agent_error")
+    return EpisodeRecord(
+        episode_key=spec.key,
+        task_id=spec.task_id,
+        group_key=spec.group_key,
+        rollout=spec.rollout,
+        seed=spec.seed,
+        domain=env.task.domain,
+        score=None if agent_error else summary.score,  # a broken agent is not a policy failure: no score
+        return_=total_reward,
+        turn_scores=summary.turn_scores,
+        counts=summary.counts(),
+        end_reason=summary.end_reason,
+        terminated=terminated,
+        truncated=truncated,
+        steps=steps,
+        verdicts=[t.to_dict() for t in summary.turns],
+        warnings=list(summary.warnings),
+        errors=[e.to_dict() for e in summary.errors],
+        tool_calls=[c.to_dict() for c in summary.tool_calls],
+        evaluations=dict(summary.evaluations),
+        usage=_merged_usage(env, policy_usage),
+        agent_error=agent_error,
+        agent_info={"injected_faults": getattr(agent, "injected", None)},
+        messages=list(env.messages),
+        elapsed_s=round(time.perf_counter() - t0, 6),
+    )
 
 
 def _merged_usage(env: Any, policy_usage: UsageMeter) -> dict[str, Any]:
@@ -163,10 +233,10 @@ async def run_rollouts(
     specs: Iterable[EpisodeSpec],
     out_path: str | os.PathLike,
     concurrency: int = 1,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_record: Callable[[EpisodeRecord], None] | None = None,
     max_steps: int = 256,
     run_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[EpisodeRecord]:
     """Run the episodes not yet in ``out_path``; returns the records written by this call.
 
     ``run_id`` (a fingerprint of the run's configuration) is stored in every record and checked on resume.
@@ -179,7 +249,7 @@ async def run_rollouts(
     envs: asyncio.Queue = asyncio.Queue()
     for _ in range(max(1, min(concurrency, len(todo)))):
         envs.put_nowait(make_env())
-    written: list[dict[str, Any]] = []
+    written: list[EpisodeRecord] = []
     fh = path.open("a", encoding="utf-8")
 
     async def one(spec: EpisodeSpec) -> None:
@@ -188,12 +258,9 @@ async def run_rollouts(
             try:
                 rec = await run_episode(env, make_agent(), spec, max_steps)
             except Exception as e:  # env-level failure (e.g. unknown task id): record it, don't lose the run
-                rec = {"episode_key": spec.key, "task_id": spec.task_id, "group_key": spec.group_key,
-                       "rollout": spec.rollout, "seed": spec.seed, "score": None,
-                       "end_reason": "env_error", "agent_error": f"{type(e).__name__}: {e}", "messages": []}
-            if run_id is not None:
-                rec["run_id"] = run_id
-            fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+                rec = EpisodeRecord.failed(spec, e)
+            rec.run_id = run_id
+            fh.write(json.dumps(rec.to_dict(), ensure_ascii=False, default=str) + "\n")
             fh.flush()
             written.append(rec)
             if on_record:

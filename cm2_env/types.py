@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 VerdictStatus = Literal["passed", "failed", "unjudged", "error"]
+"""passed/failed count in the score; unjudged (no check, no LLM judge) and error (the judge failed) do not."""
+VERDICT_STATUSES: tuple[str, ...] = get_args(VerdictStatus)
 
 
 @dataclass

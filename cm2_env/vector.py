@@ -18,7 +18,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .env import ToolTaskEnv, _LoopRunner
-from .registry import make
+from .envs import make
 
 
 class AsyncToolVectorEnv(VectorEnv):

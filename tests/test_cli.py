@@ -142,7 +142,7 @@ def test_rerun_of_complete_run_adds_nothing(tmp_path):
 
 
 def test_validate_ok_on_bundled_suite():
-    from cm2_env.tasks.suites import SUITES_DIR
+    from cm2_env.tasks.bundled import SUITES_DIR
 
     files = sorted(str(p) for p in (SUITES_DIR / "starter").glob("*.json"))
     rc, out = run_main(["validate", *files])
@@ -150,7 +150,7 @@ def test_validate_ok_on_bundled_suite():
 
 
 def test_env_arg_parsing():
-    from cm2_env.cli import parse_kv
+    from cm2_env.config import parse_kv
 
     assert parse_kv(["a=1", "b=true", 'c={"x": [1]}', "d=plain text", "e=a=b"]) == {
         "a": 1, "b": True, "c": {"x": [1]}, "d": "plain text", "e": "a=b"}

@@ -447,3 +447,49 @@ def test_tools_held_back_until_their_turn():
     assert not term and [t["function"]["name"] for t in info["tools"]] == ["get_balance", "transfer"]
     obs, _, _, _, info = env.step('<tool_call>{"name": "transfer", "arguments": {"amount": 5}}</tool_call>')
     assert info["tool_results"][0]["error"] is None
+
+
+# ------------------------------------------------------------------ typed summary, afinish
+
+
+def test_summary_is_typed_and_info_is_its_dict():
+    env = env_()
+    env.reset(options={"task_id": "small"})
+    assert env.summary is None
+    env.step(CALL)
+    env.step("You have 120.")
+    _, reward, terminated, _, info = env.step("bye")
+    s = env.summary
+    assert terminated and s is not None and s.score == reward == 1.0
+    assert s.to_dict() == {k: info[k] for k in s.to_dict()}
+    assert s.turn_scores == [1.0, 1.0] and s.counts() == {"passed": 3, "failed": 0, "unjudged": 0, "error": 0}
+    assert [c.name for c in s.tool_calls] == ["get_balance"] and s.end_reason == "user_done"
+    assert info["turn_result"]["turn"] == 1 and info["new_messages"] == []
+
+
+def test_afinish_judges_the_turn_in_progress_and_returns_the_summary():
+    env = env_()
+    env.reset(options={"task_id": "small"})
+    env.step(CALL)  # the turn is in progress: a call made, no reply yet
+    s = env.finish("trainer_budget")
+    assert s.end_reason == "trainer_budget" and s.turns_completed == 1
+    assert [v.status for v in s.turns[0].verdicts.values()] == ["passed", "failed"]
+    assert s.score == pytest.approx(0.25)  # (0.5 + 0) / 2 turns; the unreached turn counts 0
+    assert env.finish("again") is s  # idempotent on a finished episode
+    _, reward, terminated, _, info = env.step("late")
+    assert terminated and reward == 0.0 and info["errors"][0]["type"] == "episode_finished"
+
+
+def test_afinish_before_any_action_judges_nothing():
+    env = env_()
+    env.reset(options={"task_id": "small"})
+    s = env.finish()
+    assert s.turns == [] and s.score == 0.0 and s.end_reason == "stopped"
+
+
+def test_step_errors_are_typed_kinds():
+    env = env_()
+    env.reset(options={"task_id": "small"})
+    _, _, _, _, info = env.step('<tool_call>{"name": "nope", "arguments": {}}</tool_call>')
+    assert [e["type"] for e in info["errors"]] == ["unknown_tool"]
+    assert info["errors"][0]["tool"] == "nope" and info["tool_results"][0]["source"] == "validation"

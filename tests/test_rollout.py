@@ -10,7 +10,7 @@ import pytest
 import cm2_env
 from agents.perturbed import PerturbedAgent
 from agents.reference import ReferenceAgent
-from cm2_env.rollout import EpisodeSpec, plan_episodes, read_done_keys, run_episode, run_rollouts
+from cm2_env.rollout import EpisodeSpec, plan_episodes, read_done_keys, read_records, run_episode, run_rollouts
 
 ENV_KW = {"task_selector": "banking-*,travel-*"}
 
@@ -43,16 +43,17 @@ def test_plan_episodes_keys_groups_and_seeds():
 def test_record_contents():
     spec = plan_episodes(TASKS, 1, 1, 0)[0]
     rec = asyncio.run(run_episode(make_env(), ReferenceAgent(), spec))
-    assert rec["episode_key"] == spec.key and rec["task_id"] == spec.task_id
-    assert rec["group_key"] == spec.group_key and rec["seed"] == spec.seed
-    assert rec["messages"][0]["role"] == "system" and rec["messages"][1]["role"] == "user"
-    assert rec["messages"][-1]["role"] == "assistant"
-    assert rec["score"] == pytest.approx(1.0) and rec["return"] == pytest.approx(1.0)
-    assert len(rec["turn_scores"]) == len(TASKS[0].turns)
-    assert [v["turn"] for v in rec["verdicts"]] == list(range(len(TASKS[0].turns)))
-    assert all("status" in v for t in rec["verdicts"] for v in t["verdicts"])
-    assert rec["terminated"] and not rec["truncated"] and rec["steps"] > 0
-    json.dumps(rec)
+    assert rec.episode_key == spec.key and rec.task_id == spec.task_id
+    assert rec.group_key == spec.group_key and rec.seed == spec.seed
+    assert rec.messages[0]["role"] == "system" and rec.messages[1]["role"] == "user"
+    assert rec.messages[-1]["role"] == "assistant"
+    assert rec.score == pytest.approx(1.0) and rec.return_ == pytest.approx(1.0)
+    assert len(rec.turn_scores) == len(TASKS[0].turns)
+    assert [v["turn"] for v in rec.verdicts] == list(range(len(TASKS[0].turns)))
+    assert all("status" in v for t in rec.verdicts for v in t["verdicts"])
+    assert rec.terminated and not rec.truncated and rec.steps > 0
+    assert json.loads(json.dumps(rec.to_dict()))["return"] == pytest.approx(1.0)
+    assert type(rec).from_dict(rec.to_dict()) == rec
 
 
 def test_run_rollouts_writes_one_line_per_episode_and_resumes(tmp_path):
@@ -61,9 +62,9 @@ def test_run_rollouts_writes_one_line_per_episode_and_resumes(tmp_path):
     first = asyncio.run(run_rollouts(make_env, ReferenceAgent, specs[:5], out, concurrency=3))
     assert len(first) == 5
     again = asyncio.run(run_rollouts(make_env, ReferenceAgent, specs, out, concurrency=3))
-    assert {r["episode_key"] for r in again} == {s.key for s in specs[5:]}  # only the missing ones
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert sorted(r["episode_key"] for r in lines) == sorted(s.key for s in specs)
+    assert {r.episode_key for r in again} == {s.key for s in specs[5:]}  # only the missing ones
+    lines = read_records(out)
+    assert sorted(r.episode_key for r in lines) == sorted(s.key for s in specs)
     assert asyncio.run(run_rollouts(make_env, ReferenceAgent, specs, out)) == []  # nothing left
 
 
@@ -72,8 +73,8 @@ def test_concurrency_does_not_change_results(tmp_path):
     mk = lambda: PerturbedAgent(seed=1)  # noqa: E731
     a = asyncio.run(run_rollouts(make_env, mk, specs, tmp_path / "a.jsonl", concurrency=1))
     b = asyncio.run(run_rollouts(make_env, mk, specs, tmp_path / "b.jsonl", concurrency=4))
-    key = lambda r: r["episode_key"]  # noqa: E731
-    strip = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
+    key = lambda r: r.episode_key  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "elapsed_s"}  # noqa: E731
     assert [strip(r) for r in sorted(a, key=key)] == [strip(r) for r in sorted(b, key=key)]
 
 
@@ -98,8 +99,8 @@ def test_resume_after_torn_line_gives_complete_file(tmp_path):
     last_start = text.rstrip("\n").rfind("\n") + 1
     out.write_text(text[: last_start + 40])  # the last record is half written
     asyncio.run(run_rollouts(make_env, ReferenceAgent, specs, out))
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert sorted(r["episode_key"] for r in lines) == sorted(s.key for s in specs)
+    lines = read_records(out)
+    assert sorted(r.episode_key for r in lines) == sorted(s.key for s in specs)
 
 
 class _CrashingAgent(ReferenceAgent):
@@ -114,17 +115,19 @@ def test_agent_exception_is_recorded_not_lost(tmp_path):
     recs = asyncio.run(run_rollouts(make_env, _CrashingAgent, specs, tmp_path / "c.jsonl"))
     assert len(recs) == 2
     for r in recs:
-        assert "policy server died" in r["agent_error"]
-        assert r["end_reason"] == "agent_error"
-        assert r["messages"]
+        assert "policy server died" in r.agent_error
+        assert r.end_reason == "agent_error"
+        assert r.messages
+        assert r.score is None  # a broken agent is not scored as a policy failure
+        assert r.verdicts == [] or all(v["turn"] == 0 for v in r.verdicts)
 
 
 def test_env_error_is_recorded_not_lost(tmp_path):
     specs = [EpisodeSpec("ghost#0.0", "ghost", "ghost#0", 0, 1)] + plan_episodes(TASKS, 1, 1, 0)
     recs = asyncio.run(run_rollouts(make_env, ReferenceAgent, specs, tmp_path / "e.jsonl"))
-    by_key = {r["episode_key"]: r for r in recs}
-    assert by_key["ghost#0.0"]["end_reason"] == "env_error" and "ghost" in by_key["ghost#0.0"]["agent_error"]
-    assert by_key[specs[1].key]["score"] == pytest.approx(1.0)
+    by_key = {r.episode_key: r for r in recs}
+    assert by_key["ghost#0.0"].end_reason == "env_error" and "ghost" in by_key["ghost#0.0"].agent_error
+    assert by_key[specs[1].key].score == pytest.approx(1.0)
 
 
 class _LoopingAgent:
@@ -139,4 +142,4 @@ def test_max_steps_guard(tmp_path):
     spec = plan_episodes(TASKS, 1, 1, 0)[0]
     env = cm2_env.make("cm2/ToolTask-v0", max_steps_per_turn=10_000, **ENV_KW)
     rec = asyncio.run(run_episode(env, _LoopingAgent(), spec, max_steps=7))
-    assert rec["steps"] == 7 and "exceeded" in rec["agent_error"]
+    assert rec.steps == 7 and "exceeded" in rec.agent_error

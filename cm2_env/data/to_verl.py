@@ -80,10 +80,9 @@ def split_tasks(tasks: Sequence[Any], val_fraction: float, seed: int) -> tuple[l
 
 def tasks_kwarg(source: str) -> str:
     """The env's ``tasks=`` value for a source: a bundled suite name stays a name, a file becomes absolute."""
-    p = Path(source)
-    if p.suffix in {".json", ".jsonl"} or p.exists():
-        return str(p.resolve())
-    return source
+    from cm2_env.tasks.bundled import portable_source
+
+    return portable_source(source)
 
 
 def prompt_token_counts(tasks: Sequence[Any], tokenizer: Any, **chat_template_kwargs: Any) -> dict[str, int]:
@@ -193,7 +192,7 @@ def add_parser(sp: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import parse_kv
+    from ..config import parse_kv
 
     summary = to_verl(
         args.tasks,

@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..tasks.models import ChecklistItem, Task
 from ..types import Verdict
+from .checks import CheckContext
 
 
 @dataclass
@@ -24,6 +25,13 @@ class TurnJudgeRequest:
     rejected_call_ids: frozenset[str] = frozenset()
     """Ids of this turn's tool calls the env refused (unknown tool, malformed, schema violation): they were
     attempted but never executed, so they cannot satisfy a ``tool_called`` item."""
+    session: Any = None
+    """The episode's tool session (read-only), for outcome checks; None when judged without one."""
+
+    def context(self) -> CheckContext:
+        """The read-only view programmatic checks decide from."""
+        return CheckContext(self.task, self.turn_index, self.turn_messages, self.history,
+                            self.rejected_call_ids, self.session)
 
 
 @runtime_checkable

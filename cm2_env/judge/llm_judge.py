@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
 
 from ..llm import LLMClient, LLMConfig, LLMError
-from ..llm.client import build_client
+from ..llm.role import LLMRole
 from ..tasks.models import ChecklistItem
 from ..types import Verdict
 from .base import TurnJudgeRequest
@@ -27,7 +28,8 @@ Vote = tuple[bool, int | None, str] | str
 """(answer, step, rationale) or an error message."""
 
 
-class LLMJudge:
+@dataclass(eq=False)
+class LLMJudge(LLMRole):
     """Judge protocol implementation over an OpenAI-compatible model.
 
     Args:
@@ -41,28 +43,21 @@ class LLMJudge:
         max_history_chars / max_turn_chars: transcript budget for earlier turns / the judged turn.
     """
 
-    def __init__(
-        self,
-        llm: LLMClient | LLMConfig | dict[str, Any] | None = None,
-        *,
-        mode: Literal["batched", "per_item"] = "batched",
-        votes: int = 1,
-        vote_temperature: float | None = None,
-        with_evidence: bool = True,
-        max_history_chars: int = 6000,
-        max_turn_chars: int = 16000,
-    ):
-        if mode not in ("batched", "per_item"):
-            raise ValueError(f"mode must be 'batched' or 'per_item', got {mode!r}")
-        if votes < 1:
+    ROLE: ClassVar[str] = ROLE
+    _: KW_ONLY
+    mode: Literal["batched", "per_item"] = "batched"
+    votes: int = 1
+    vote_temperature: float | None = None
+    with_evidence: bool = True
+    max_history_chars: int = 6000
+    max_turn_chars: int = 16000
+
+    def __post_init__(self, llm: LLMClient | LLMConfig | dict[str, Any] | None) -> None:
+        if self.mode not in ("batched", "per_item"):
+            raise ValueError(f"mode must be 'batched' or 'per_item', got {self.mode!r}")
+        if self.votes < 1:
             raise ValueError("votes must be >= 1")
-        self.client = build_client(llm, ROLE)
-        self.mode = mode
-        self.votes = votes
-        self.vote_temperature = vote_temperature
-        self.with_evidence = with_evidence
-        self.max_history_chars = max_history_chars
-        self.max_turn_chars = max_turn_chars
+        super().__post_init__(llm)
 
     # ------------------------------------------------------------------ protocol
 

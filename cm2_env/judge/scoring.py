@@ -7,31 +7,14 @@ Trajectory score = (1/L) Σ_t R_t over the task's scorable turns L; turns never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+__all__ = ["TurnResult", "apply_gating", "score_turn", "trajectory_score"]
 
+from ..records import TurnResult
 from ..tasks.models import ChecklistItem
 from ..types import Verdict
 
-
-@dataclass
-class TurnResult:
-    """The judged outcome of one user turn."""
-
-    turn: int
-    score: float | None
-    """None when no item of the turn could be judged."""
-    verdicts: dict[str, Verdict]
-    required_failed: list[str] = field(default_factory=list)
-    """Ids of failed items marked required_for_next_turn (early-stop trigger)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "turn": self.turn,
-            "score": self.score,
-            "required_failed": self.required_failed,
-            "verdicts": [v.to_dict() for v in self.verdicts.values()],
-        }
+SCORED = ("passed", "failed")
+"""The verdict statuses that enter a turn's denominator."""
 
 
 def apply_gating(items: list[ChecklistItem], verdicts: dict[str, Verdict]) -> None:
@@ -66,7 +49,7 @@ def score_turn(turn: int, items: list[ChecklistItem], verdicts: dict[str, Verdic
     required_failed = []
     for it in items:
         v = verdicts[it.id]
-        if v.status not in ("passed", "failed"):
+        if v.status not in SCORED:
             continue
         den += it.weight
         passed = v.status == "passed" and v.counted

@@ -28,6 +28,7 @@ from typing import Any
 
 import openai
 
+from ..config import to_plain
 from .cache import canonical_key, open_cache
 from .config import Endpoint, LLMConfig, resolve_api_key
 from .jsonout import JSONOutputError, parse_json_output
@@ -75,6 +76,22 @@ class _EndpointState:
     outstanding: int = 0
     schema_supported: bool | None = None
     """None: unknown; False once the server rejected response_format json_schema."""
+
+
+@dataclass
+class _Failed:
+    """An attempt that failed in a way worth retrying."""
+
+    kind: str
+    """timeout, rate_limited, server_error or connection (see LLMError)."""
+    exc: Exception
+    retry_after: float | None = None
+    """The server's Retry-After, in seconds."""
+
+
+_ATTEMPT_ERRORS = (openai.APIConnectionError, openai.APIStatusError, openai.APIResponseValidationError, ValueError)
+"""What one attempt may raise that :meth:`LLMClient._classify` turns into an outcome (a timeout is a connection
+error; a JSONDecodeError a ValueError)."""
 
 
 class _LoopState:
@@ -222,95 +239,139 @@ class LLMClient:
 
     async def _send(self, messages: list[dict[str, Any]], body: dict[str, Any], response_format: dict | None,
                     meter: UsageMeter | None) -> LLMResponse:
-        """One logical request with retries. Raises LLMError."""
-        cfg = self.config
+        """One logical request with retries (the retry policy). Raises LLMError."""
+        retries = self.config.retries
         state = await self._state()
-        last_exc: Exception | None = None
-        kind = "connection"
-        attempt = 0
-        attempts = 0
-        use_rf = response_format
-        while attempt <= cfg.retries:
+        failed: _Failed | None = None
+        attempt = attempts = 0
+        while attempt <= retries:
             idx = self._pick()
-            ep = self._endpoints[idx]
-            rf = use_rf
-            if rf is not None and rf.get("type") == "json_schema" and ep.schema_supported is False:
-                rf = {"type": "json_object"} if cfg.structured_output == "json_object" else None
-            kwargs: dict[str, Any] = dict(body)
-            if rf is not None:
-                kwargs["response_format"] = rf
-            if cfg.extra_body:
-                kwargs["extra_body"] = copy.deepcopy(cfg.extra_body)
-            retry_after: float | None = None
             attempts += 1
-            ep.outstanding += 1
-            try:
-                async with state.semaphore:
-                    # the SDK's documented raw-request path: same transport, errors and retries-off as
-                    # chat.completions.create, without its per-request TypedDict transform and pydantic
-                    # response model, which cost ~3x the CPU (bench/concurrency.py at hundreds in flight)
-                    extra_body = kwargs.pop("extra_body", None) or {}
-                    raw = await state.clients[idx].post(
-                        "/chat/completions",
-                        body={"model": ep.endpoint.model or cfg.model, "messages": messages, **kwargs, **extra_body},
-                        cast_to=str,
-                        options={"timeout": cfg.timeout},
-                    )
-                    resp = json.loads(raw)
-                    if not isinstance(resp, dict) or not isinstance(resp.get("choices", []), list):
-                        raise ValueError(f"not a chat completion: {raw[:200]!r}")
-            except openai.APITimeoutError as e:
-                # the aiohttp transport reports a refused connection as a connect *timeout*; look at the cause
-                kind, last_exc = ("connection" if _refused(e) else "timeout"), e
-            except openai.APIConnectionError as e:
-                kind, last_exc = "connection", e
-            except openai.RateLimitError as e:
-                kind, last_exc = "rate_limited", e
-                retry_after = _retry_after_seconds(e)
-            except openai.APIStatusError as e:
-                if e.status_code >= 500 or e.status_code in (408, 409):
-                    kind, last_exc = "server_error", e
-                    retry_after = _retry_after_seconds(e)
-                elif rf is not None and rf.get("type") == "json_schema" and e.status_code in (400, 404, 422, 501):
-                    # the server does not take response_format json_schema: fall back to prompt-only JSON
-                    log.info("%s: endpoint %s rejected response_format (%s); using prompt-only JSON",
-                             self.role, ep.endpoint.base_url, e.status_code)
-                    ep.schema_supported = False
-                    continue  # not a retry
-                else:
-                    self._record(meter, failures=1)
-                    raise LLMError("bad_request", f"HTTP {e.status_code}: {_short(e)}", attempts=attempts) from e
-            except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as e:
-                kind, last_exc = "server_error", e
-            else:
-                if rf is not None and rf.get("type") == "json_schema":
-                    ep.schema_supported = True
-                choice = resp["choices"][0] if resp.get("choices") else {}
-                message = choice.get("message") or {}
-                text = message.get("content") or ""
-                usage = resp.get("usage") or {}
-                pt = int(usage.get("prompt_tokens") or 0)
-                ct = int(usage.get("completion_tokens") or 0)
-                cached_pt = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-                self._record(meter, calls=1, prompt_tokens=pt, completion_tokens=ct, cached_prompt_tokens=cached_pt,
-                             cost=cfg.price.cost(pt, ct, cached_pt))
-                native_calls = message.get("tool_calls")
-                return LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, attempts=attempts,
-                                   endpoint=ep.endpoint.base_url, finish_reason=choice.get("finish_reason"),
-                                   meta={"tool_calls": native_calls} if native_calls else {})
-            finally:
-                ep.outstanding -= 1
-            # retryable failure
-            if attempt >= cfg.retries:
+            outcome = await self._attempt(state, idx, messages, body, response_format, meter, attempts)
+            if outcome is None:
+                continue  # the endpoint does not take json_schema; asking again without it is not a retry
+            if isinstance(outcome, LLMResponse):
+                outcome.attempts = attempts
+                return outcome
+            failed = outcome
+            if attempt >= retries:
                 break
-            delay = self._backoff(attempt, retry_after)
-            log.warning("%s: %s from %s (attempt %d/%d); retrying in %.2fs", self.role, kind,
-                        ep.endpoint.base_url, attempt + 1, cfg.retries + 1, delay)
-            self._record(meter, retries=1)
+            await self._before_retry(attempt, failed, self._endpoints[idx], meter)
             attempt += 1
-            await asyncio.sleep(delay)
         self._record(meter, failures=1)
-        raise LLMError(kind, _short(last_exc) if last_exc else "no attempt made", attempts=attempts)
+        if failed is None:
+            raise LLMError("connection", "no attempt made", attempts=attempts)
+        raise LLMError(failed.kind, _short(failed.exc), attempts=attempts)
+
+    async def _before_retry(self, attempt: int, failed: _Failed, ep: _EndpointState,
+                            meter: UsageMeter | None) -> None:
+        """Log and count the retry, then wait out the backoff (with jitter, at least ``Retry-After``)."""
+        delay = self._backoff(attempt, failed.retry_after)
+        log.warning("%s: %s from %s (attempt %d/%d); retrying in %.2fs", self.role, failed.kind,
+                    ep.endpoint.base_url, attempt + 1, self.config.retries + 1, delay)
+        self._record(meter, retries=1)
+        await asyncio.sleep(delay)
+
+    async def _attempt(self, state: _LoopState, idx: int, messages: list[dict[str, Any]], body: dict[str, Any],
+                       response_format: dict | None, meter: UsageMeter | None,
+                       attempts: int) -> LLMResponse | _Failed | None:
+        """Send the request once to endpoint ``idx`` and classify the outcome: the response, a retryable
+        failure, or None when the endpoint just refused response_format json_schema (ask again without it).
+        Raises LLMError for a request no server will accept."""
+        ep = self._endpoints[idx]
+        kwargs, rf = self._attempt_fields(ep, body, response_format)
+        ep.outstanding += 1
+        try:
+            resp = await self._post(state, idx, messages, kwargs)
+        except _ATTEMPT_ERRORS as e:
+            return self._classify(e, ep, rf, meter, attempts)
+        finally:
+            ep.outstanding -= 1
+        if rf is not None and rf.get("type") == "json_schema":
+            ep.schema_supported = True
+        return self._response(resp, ep, meter)
+
+    def _attempt_fields(self, ep: _EndpointState, body: dict[str, Any],
+                        response_format: dict | None) -> tuple[dict[str, Any], dict | None]:
+        """The request fields for ``ep`` (extra_body merged in) and the response_format it gets: json_schema
+        falls back to json_object or none on an endpoint known to reject it."""
+        cfg = self.config
+        rf = response_format
+        if rf is not None and rf.get("type") == "json_schema" and ep.schema_supported is False:
+            rf = {"type": "json_object"} if cfg.structured_output == "json_object" else None
+        kwargs: dict[str, Any] = dict(body)
+        if rf is not None:
+            kwargs["response_format"] = rf
+        if cfg.extra_body:
+            kwargs.update(copy.deepcopy(cfg.extra_body))
+        return kwargs, rf
+
+    async def _post(self, state: _LoopState, idx: int, messages: list[dict[str, Any]],
+                    kwargs: dict[str, Any]) -> dict[str, Any]:
+        """POST one chat completion to endpoint ``idx``; the decoded body. Raises the SDK's errors, or
+        ValueError for a body that is not a chat completion."""
+        cfg = self.config
+        async with state.semaphore:
+            # the SDK's documented raw-request path: same transport, errors and retries-off as
+            # chat.completions.create, without its per-request TypedDict transform and pydantic
+            # response model, which cost ~3x the CPU (bench/concurrency.py at hundreds in flight)
+            raw = await state.clients[idx].post(
+                "/chat/completions",
+                body={"model": self._endpoints[idx].endpoint.model or cfg.model, "messages": messages, **kwargs},
+                cast_to=str,
+                options={"timeout": cfg.timeout},
+            )
+            resp = json.loads(raw)
+            if not isinstance(resp, dict) or not isinstance(resp.get("choices", []), list):
+                raise ValueError(f"not a chat completion: {raw[:200]!r}")
+        return resp
+
+    def _classify(self, exc: Exception, ep: _EndpointState, rf: dict | None, meter: UsageMeter | None,
+                  attempts: int) -> _Failed | None:
+        """Which failure an attempt's error is (see :meth:`_attempt`); raises LLMError('bad_request')."""
+        if isinstance(exc, openai.APITimeoutError):
+            # the aiohttp transport reports a refused connection as a connect *timeout*; look at the cause
+            return _Failed("connection" if _refused(exc) else "timeout", exc)
+        if isinstance(exc, openai.APIConnectionError):
+            return _Failed("connection", exc)
+        if isinstance(exc, openai.RateLimitError):
+            return _Failed("rate_limited", exc, _retry_after_seconds(exc))
+        if not isinstance(exc, openai.APIStatusError):  # a response body that is not a chat completion
+            return _Failed("server_error", exc)
+        if exc.status_code >= 500 or exc.status_code in (408, 409):
+            return _Failed("server_error", exc, _retry_after_seconds(exc))
+        if rf is not None and rf.get("type") == "json_schema" and exc.status_code in (400, 404, 422, 501):
+            # the server does not take response_format json_schema: fall back to prompt-only JSON
+            log.info("%s: endpoint %s rejected response_format (%s); using prompt-only JSON",
+                     self.role, ep.endpoint.base_url, exc.status_code)
+            ep.schema_supported = False
+            return None
+        self._record(meter, failures=1)
+        raise LLMError("bad_request", f"HTTP {exc.status_code}: {_short(exc)}", attempts=attempts) from exc
+
+    def _response(self, resp: dict[str, Any], ep: _EndpointState, meter: UsageMeter | None) -> LLMResponse:
+        """The LLMResponse of a decoded chat completion; its usage and cost recorded."""
+        choice = resp["choices"][0] if resp.get("choices") else {}
+        message = choice.get("message") or {}
+        usage = resp.get("usage") or {}
+        pt = int(usage.get("prompt_tokens") or 0)
+        ct = int(usage.get("completion_tokens") or 0)
+        cached_pt = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        self._record(meter, calls=1, prompt_tokens=pt, completion_tokens=ct, cached_prompt_tokens=cached_pt,
+                     cost=self.config.price.cost(pt, ct, cached_pt))
+        native_calls = message.get("tool_calls")
+        return LLMResponse(text=message.get("content") or "", prompt_tokens=pt, completion_tokens=ct,
+                           endpoint=ep.endpoint.base_url, finish_reason=choice.get("finish_reason"),
+                           meta={"tool_calls": native_calls} if native_calls else {})
+
+    def _sample_request(self, messages: list[dict[str, Any]], schema: Any, sample: int,
+                        overrides: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The request fields of sample ``sample`` (its seed offset by it) and their cache key (None: no cache)."""
+        body = self.request_body(messages, **overrides)
+        if sample and "seed" in body:
+            body["seed"] = int(body["seed"]) + sample
+        key = self._cache_key(messages, body, schema, sample) if self.cache is not None else None
+        return body, key
 
     def _cache_key(self, messages: list[dict[str, Any]], body: dict[str, Any], schema: Any, sample: int) -> str:
         return canonical_key({"model": self.config.model, "messages": messages, "body": body,
@@ -321,17 +382,13 @@ class LLMClient:
     async def chat(self, messages: list[dict[str, Any]], *, sample: int = 0, meter: UsageMeter | None = None,
                    **overrides: Any) -> LLMResponse:
         """Plain text completion. ``sample`` distinguishes repeated samples (cache key, seed offset)."""
-        body = self.request_body(messages, **overrides)
-        if sample and "seed" in body:
-            body["seed"] = int(body["seed"]) + sample
-        key = self._cache_key(messages, body, None, sample) if self.cache is not None else None
-        if key is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                self._record(meter, cache_hits=1)
-                return LLMResponse(text=hit["text"], cached=True, attempts=0, meta=hit.get("meta") or {},
-                                   prompt_tokens=hit.get("prompt_tokens", 0),
-                                   completion_tokens=hit.get("completion_tokens", 0))
+        body, key = self._sample_request(messages, None, sample, overrides)
+        hit = self.cache.get(key) if key is not None else None
+        if hit is not None:
+            self._record(meter, cache_hits=1)
+            return LLMResponse(text=hit["text"], cached=True, attempts=0, meta=hit.get("meta") or {},
+                               prompt_tokens=hit.get("prompt_tokens", 0),
+                               completion_tokens=hit.get("completion_tokens", 0))
         resp = await self._send(messages, body, None, meter)
         if key is not None:
             self.cache.put(key, {"text": resp.text, "meta": resp.meta, "prompt_tokens": resp.prompt_tokens,
@@ -346,25 +403,11 @@ class LLMClient:
         at most ``config.reask`` times with the validation error. Raises LLMError('invalid_output') after that.
         """
         cfg = self.config
-        body = self.request_body(messages, **overrides)
-        if sample and "seed" in body:
-            body["seed"] = int(body["seed"]) + sample
-        key = self._cache_key(messages, body, schema, sample) if self.cache is not None else None
-        if key is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                try:
-                    data = parse_json_output(hit["text"], schema)
-                    self._record(meter, cache_hits=1)
-                    return LLMResponse(text=hit["text"], data=data, cached=True, attempts=0)
-                except JSONOutputError:
-                    pass
-        rf: dict[str, Any] | None = None
-        if cfg.structured_output in ("json_schema", "auto"):
-            rf = {"type": "json_schema", "json_schema": {"name": _schema_name(schema_name), "schema": schema,
-                                                         "strict": False}}
-        elif cfg.structured_output == "json_object":
-            rf = {"type": "json_object"}
+        body, key = self._sample_request(messages, schema, sample, overrides)
+        cached = self._cached_json(key, schema, meter)
+        if cached is not None:
+            return cached
+        rf = self._json_response_format(schema, schema_name)
         convo = list(messages)
         total_pt = total_ct = attempts = 0
         last_text = ""
@@ -383,13 +426,7 @@ class LLMClient:
                     last_err += " (the reply hit the token limit: answer more briefly)"
                 if ask < cfg.reask:
                     self._record(meter, reasks=1)
-                    convo = list(messages) + [
-                        {"role": "assistant", "content": resp.text[:4000]},
-                        {"role": "user", "content": (
-                            f"Your reply could not be used: {last_err}. Reply again with only one JSON object "
-                            f"that matches this JSON Schema, and nothing else:\n"
-                            f"{json.dumps(schema, separators=(',', ':'))}")},
-                    ]
+                    convo = _reask_messages(messages, resp.text, last_err, schema)
                 continue
             if key is not None:
                 self.cache.put(key, {"text": resp.text})
@@ -399,6 +436,27 @@ class LLMClient:
         self._record(meter, failures=1)
         raise LLMError("invalid_output", last_err or "invalid JSON", attempts=attempts, last_text=last_text)
 
+    def _cached_json(self, key: str | None, schema: dict[str, Any], meter: UsageMeter | None) -> LLMResponse | None:
+        """The cached answer under ``key`` when there is one and it is still valid for ``schema``."""
+        hit = self.cache.get(key) if key is not None else None
+        if hit is None:
+            return None
+        try:
+            data = parse_json_output(hit["text"], schema)
+        except JSONOutputError:
+            return None
+        self._record(meter, cache_hits=1)
+        return LLMResponse(text=hit["text"], data=data, cached=True, attempts=0)
+
+    def _json_response_format(self, schema: dict[str, Any], schema_name: str) -> dict[str, Any] | None:
+        """The response_format ``structured_output`` asks for (json_schema may be downgraded per endpoint)."""
+        if self.config.structured_output in ("json_schema", "auto"):
+            return {"type": "json_schema", "json_schema": {"name": _schema_name(schema_name), "schema": schema,
+                                                           "strict": False}}
+        if self.config.structured_output == "json_object":
+            return {"type": "json_object"}
+        return None
+
     async def aclose(self) -> None:
         """Close the HTTP clients bound to the running event loop."""
         st = self._loops.pop(asyncio.get_running_loop(), None)
@@ -406,16 +464,16 @@ class LLMClient:
             await st.aclose()
 
 
-def _plain(mapping: Any) -> dict[str, Any]:
-    """A plain dict from a mapping such as OmegaConf's DictConfig."""
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(mapping, DictConfig):
-            return dict(OmegaConf.to_container(mapping, resolve=True))  # type: ignore[arg-type]
-    except ImportError:
-        pass
-    return dict(mapping)
+def _reask_messages(messages: list[dict[str, Any]], reply: str, error: str,
+                    schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation again, with the unusable reply and what was wrong with it."""
+    return list(messages) + [
+        {"role": "assistant", "content": reply[:4000]},
+        {"role": "user", "content": (
+            f"Your reply could not be used: {error}. Reply again with only one JSON object "
+            f"that matches this JSON Schema, and nothing else:\n"
+            f"{json.dumps(schema, separators=(',', ':'))}")},
+    ]
 
 
 def _schema_name(name: str) -> str:
@@ -442,7 +500,7 @@ def build_client(llm: "LLMClient | LLMConfig | dict[str, Any] | str", role: str)
     if isinstance(llm, LLMConfig):
         return LLMClient(LLMConfig.coerce(llm, role=role))
     if isinstance(llm, dict) or hasattr(llm, "keys"):
-        data = dict(llm) if isinstance(llm, dict) else _plain(llm)
+        data = dict(to_plain(llm))
         preset = data.pop("preset", None)
         if preset:
             from .presets import load_preset

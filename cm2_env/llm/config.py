@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..config import to_plain
+
 
 class LLMConfigError(ValueError):
     """A role configuration that cannot work (missing key variable, no endpoint, ...)."""
@@ -110,14 +112,7 @@ class LLMConfig(BaseModel):
         else:
             if value is None:
                 raise LLMConfigError(f"LLM role {role or '?'}: no `llm` configuration given")
-            if not isinstance(value, dict):
-                try:  # OmegaConf DictConfig
-                    from omegaconf import OmegaConf
-
-                    value = OmegaConf.to_container(value, resolve=True)
-                except Exception:
-                    value = dict(value)
-            data = dict(value)
+            data = dict(to_plain(value))
             if role and "role" not in data:
                 data["role"] = role
             cfg = cls.model_validate(data)

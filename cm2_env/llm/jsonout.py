@@ -8,6 +8,8 @@ from typing import Any
 
 import jsonschema
 
+from ..parsing import JSONScan
+
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 
@@ -24,28 +26,13 @@ def _balanced_objects(text: str) -> list[str]:
         if text[i] not in "{[":
             i += 1
             continue
-        stack: list[str] = []
-        j, in_str, esc, end = i, False, False, -1
-        while j < n:
-            c = text[j]
-            if in_str:
-                if esc:
-                    esc = False
-                elif c == "\\":
-                    esc = True
-                elif c == '"':
-                    in_str = False
-            elif c == '"':
-                in_str = True
-            elif c in "{[":
-                stack.append("}" if c == "{" else "]")
-            elif c in "}]":
-                if not stack or stack.pop() != c:
-                    break
-                if not stack:
-                    end = j
-                    break
-            j += 1
+        scan, end = JSONScan(text, i), -1
+        for j, c in scan:
+            if not scan.stack or scan.stack.pop() != c:
+                break
+            if not scan.stack:
+                end = j
+                break
         if end >= 0:
             spans.append(text[i: end + 1])
             i = end + 1

@@ -16,7 +16,8 @@ from .models import (
     Turn,
     UserProfile,
 )
-from .suites import list_suites, load_suite, resolve_tasks, select_tasks
+from .bundled import list_suites, load_suite, resolve_tasks
+from .selection import select_tasks
 
 __all__ = [
     "ArgConstraint", "ChecklistItem", "Evidence", "Message", "ReplyMatchesCheck", "Task", "TaskFile",

@@ -17,6 +17,7 @@ import jsonschema
 from jsonschema.validators import validator_for
 from pydantic import ValidationError
 
+from ..judge.checks import CHECKS
 from .models import Task, TaskFile
 from .schema import load_schema
 
@@ -56,11 +57,27 @@ def json_path(parts: Iterable[Any]) -> str:
     return out
 
 
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
+@lru_cache(maxsize=4)
+def _validator_for(checks_version: int) -> jsonschema.protocols.Validator:
     schema = load_schema()
     cls = validator_for(schema)
     return cls(schema)
+
+
+def _validator() -> jsonschema.protocols.Validator:
+    """A validator of the live schema (rebuilt when a check type is registered)."""
+    load_schema()  # discovers plugins first, so the version is final
+    return _validator_for(CHECKS.version)
+
+
+def _tool_fields(check: Any) -> tuple[str, ...]:
+    """The fields of a raw check spec that name a task tool (declared by its check type)."""
+    if not isinstance(check, dict) or not isinstance(check.get("type"), str):
+        return ()
+    try:
+        return CHECKS.get(check["type"]).model.tool_fields
+    except KeyError:
+        return ()  # the schema reports the unknown type
 
 
 def _task_id_at(doc: Any, path: tuple) -> str | None:
@@ -116,8 +133,9 @@ def _semantic_errors(doc: dict, file: str) -> list[TaskError]:
                     elif dep == it.get("id"):
                         err(["turns", t, "checklist", i, "dependence", d], "an item cannot depend on itself")
                 check = it.get("check")
-                if isinstance(check, dict) and check.get("name") not in (None, "*") and check.get("name") not in names:
-                    err(["turns", t, "checklist", i, "check", "name"], f"unknown tool {check.get('name')!r}")
+                for key in _tool_fields(check):
+                    if check.get(key) not in (None, "*") and check.get(key) not in names:
+                        err(["turns", t, "checklist", i, "check", key], f"unknown tool {check.get(key)!r}")
             weights = [it.get("weight") for it in items]
             if items and all(isinstance(w, (int, float)) for w in weights):
                 total = math.fsum(weights)

@@ -6,9 +6,19 @@ The JSON Schema shipped beside this module (``task.schema.json``) is generated f
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+
+from ..judge.checks import (  # noqa: F401 - the built-in check models, re-exported for task authors
+    CHECKS,
+    ArgConstraint,
+    CheckSpec,
+    ReplyMatchesCheck,
+    ToolCalledCheck,
+    ToolNotCalledCheck,
+    ToolResultMatchesCheck,
+)
 
 FocusOn = Literal[
     "assistant.tool_calls",
@@ -21,100 +31,6 @@ FocusOn = Literal[
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-# --------------------------------------------------------------------------- argument constraints
-
-
-class ArgConstraint(_Model):
-    """A constraint on one tool-call argument. Exactly one of the operator fields is set."""
-
-    equals: Any = Field(None, description="The value must equal this (numbers compare by value: 1 == 1.0).")
-    one_of: list[Any] | None = Field(None, description="The value must equal one of these.")
-    regex: str | None = Field(None, description="The value, as a string, must fully match this regex.")
-    contains: str | None = Field(None, description="The value, as a string, must contain this (case-insensitive).")
-    approx: float | None = Field(None, description="The value must be a number within `tol` of this.")
-    tol: float = Field(1e-6, description="Absolute tolerance used with `approx`.")
-    present: bool | None = Field(None, description="Only require the argument to be present (true) or absent (false).")
-
-    @model_validator(mode="after")
-    def _one_operator(self) -> "ArgConstraint":
-        set_ops = [
-            k
-            for k in ("one_of", "regex", "contains", "approx", "present")
-            if getattr(self, k) is not None
-        ]
-        if "equals" in self.model_fields_set:
-            set_ops.append("equals")
-        if len(set_ops) != 1:
-            raise ValueError(f"exactly one operator must be set, got {set_ops or 'none'}")
-        return self
-
-
-# --------------------------------------------------------------------------- programmatic checks
-
-
-class ToolCalledCheck(_Model):
-    """Passes if, in this turn, the assistant called `name` with arguments meeting `args`."""
-
-    type: Literal["tool_called"] = "tool_called"
-    name: str = Field(description="Tool (function) name that must be called.")
-    args: dict[str, ArgConstraint] = Field(
-        default_factory=dict, description="Per-argument constraints, keyed by argument name."
-    )
-    match: Literal["subset", "exact"] = Field(
-        "subset",
-        description="`subset`: other arguments may be present; `exact`: no argument beyond those in `args`.",
-    )
-    after: list[str] = Field(
-        default_factory=list,
-        description="Tool names that must have been called (in this turn) before the matching call.",
-    )
-    min_count: int = Field(1, ge=1, description="How many matching calls are needed in the turn.")
-
-
-class ToolNotCalledCheck(_Model):
-    """Passes if, in this turn, no call to `name` (with arguments meeting `args`, if given) was made."""
-
-    type: Literal["tool_not_called"] = "tool_not_called"
-    name: str = Field(description="Tool name that must not be called. `*` means any tool.")
-    args: dict[str, ArgConstraint] = Field(
-        default_factory=dict, description="Only calls whose arguments meet all these constraints count."
-    )
-
-
-class _TextMatch(_Model):
-    any: list[str] = Field(default_factory=list, description="At least one of these substrings must occur.")
-    all: list[str] = Field(default_factory=list, description="All of these substrings must occur.")
-    none: list[str] = Field(default_factory=list, description="None of these substrings may occur.")
-    regex: str | None = Field(None, description="This regex must be found (re.search).")
-    case_sensitive: bool = Field(False, description="Compare case-sensitively.")
-
-    @model_validator(mode="after")
-    def _some_condition(self):
-        if not (self.any or self.all or self.none or self.regex):
-            raise ValueError("a text match needs at least one of any/all/none/regex")
-        return self
-
-
-class ReplyMatchesCheck(_TextMatch):
-    """Passes if a user-visible assistant reply in this turn (thinking stripped) matches."""
-
-    type: Literal["reply_matches"] = "reply_matches"
-    final_only: bool = Field(False, description="Only look at the turn's final reply (the one without tool calls).")
-
-
-class ToolResultMatchesCheck(_TextMatch):
-    """Passes if a tool result in this turn (optionally of tool `name`) matches."""
-
-    type: Literal["tool_result_matches"] = "tool_result_matches"
-    name: str | None = Field(None, description="Only results of calls to this tool count.")
-
-
-Check = Annotated[
-    Union[ToolCalledCheck, ToolNotCalledCheck, ReplyMatchesCheck, ToolResultMatchesCheck],
-    Field(discriminator="type"),
-]
 
 
 # --------------------------------------------------------------------------- checklist
@@ -141,8 +57,15 @@ class ChecklistItem(_Model):
     required_for_next_turn: bool = Field(False, description="If it fails, the episode ends after this turn.")
     dependence: list[str] = Field(default_factory=list, description="Ids of items (same turn) it depends on.")
     weight: float = Field(ge=0, description="Weight; the weights of one turn sum to 1.")
-    check: Check | None = Field(None, description="Programmatic check deciding the item without an LLM.")
+    check: SerializeAsAny[CheckSpec] | None = Field(
+        None, description="Programmatic check deciding the item without an LLM (any registered check type)."
+    )
     extra_info: dict[str, Any] = Field(default_factory=dict, description="Anything else carried by the source.")
+
+    @field_validator("check", mode="before")
+    @classmethod
+    def _registered_check(cls, value: Any) -> Any:
+        return None if value is None else CHECKS.parse(value)
 
 
 # --------------------------------------------------------------------------- task

@@ -17,10 +17,11 @@ import asyncio
 import hashlib
 import json
 from collections import Counter, OrderedDict
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, ClassVar, Literal
 
 from ..llm import LLMClient, LLMConfig, LLMError
-from ..llm.client import build_client
+from ..llm.role import LLMRole
 from ..llm.usage import record
 from ..tasks.models import Task
 from ..types import ToolCall, ToolResult
@@ -165,7 +166,8 @@ def _as_memo(result: ToolResult, scope: str) -> ToolResult:
                       meta={**{k: v for k, v in result.meta.items() if k != "memo"}, "memo": scope})
 
 
-class LLMToolSimulator:
+@dataclass(eq=False)
+class LLMToolSimulator(LLMRole):
     """ToolBackend that asks an LLM for results the reference did not record.
 
     Args:
@@ -179,36 +181,29 @@ class LLMToolSimulator:
         history_token_budget: approximate token budget of this episode's earlier results in the prompt.
         max_result_chars: longest single example/result shown in the prompt.
         max_groups: groups kept in memory (least recently used dropped first).
+        system_prompt: the system prompt (default :data:`SYSTEM_PROMPT`).
     """
 
-    def __init__(
-        self,
-        llm: LLMClient | LLMConfig | dict[str, Any] | None = None,
-        *,
-        replay: bool = True,
-        memo: Literal["group", "episode", "none"] = "group",
-        memo_scope: Literal["call", "history"] = "call",
-        fewshot_token_budget: int = 1500,
-        history_token_budget: int = 1500,
-        max_result_chars: int = 2000,
-        max_groups: int = 4096,
-        system_prompt: str | None = None,
-    ):
-        if memo not in ("group", "episode", "none"):
-            raise ValueError(f"memo must be group, episode or none, got {memo!r}")
-        if memo_scope not in ("call", "history"):
-            raise ValueError(f"memo_scope must be call or history, got {memo_scope!r}")
-        self.client = build_client(llm, ROLE)
-        self.replay = replay
-        self.memo = memo
-        self.memo_scope = memo_scope
-        self.fewshot_token_budget = fewshot_token_budget
-        self.history_token_budget = history_token_budget
-        self.max_result_chars = max_result_chars
-        self.max_groups = max_groups
-        self.system_prompt = system_prompt or SYSTEM_PROMPT
-        self._tasks = TaskToolCache()
-        self._groups: "OrderedDict[str, _GroupMemo]" = OrderedDict()
+    ROLE: ClassVar[str] = ROLE
+    _: KW_ONLY
+    replay: bool = True
+    memo: Literal["group", "episode", "none"] = "group"
+    memo_scope: Literal["call", "history"] = "call"
+    fewshot_token_budget: int = 1500
+    history_token_budget: int = 1500
+    max_result_chars: int = 2000
+    max_groups: int = 4096
+    system_prompt: str | None = None
+    _tasks: TaskToolCache = field(init=False, repr=False, default_factory=TaskToolCache)
+    _groups: "OrderedDict[str, _GroupMemo]" = field(init=False, repr=False, default_factory=OrderedDict)
+
+    def __post_init__(self, llm: LLMClient | LLMConfig | dict[str, Any] | None) -> None:
+        if self.memo not in ("group", "episode", "none"):
+            raise ValueError(f"memo must be group, episode or none, got {self.memo!r}")
+        if self.memo_scope not in ("call", "history"):
+            raise ValueError(f"memo_scope must be call or history, got {self.memo_scope!r}")
+        super().__post_init__(llm)
+        self.system_prompt = self.system_prompt or SYSTEM_PROMPT
 
     # ------------------------------------------------------------------ protocol
 
@@ -257,29 +252,30 @@ class LLMToolSimulator:
     def _examples(self, session: LLMToolSession, name: str) -> list[str]:
         """Reference examples, same tool first, then other tools, within the few-shot budget."""
         ex = session.index.examples
-        ordered = list(ex.get(name, [])) + [e for n, lst in ex.items() if n != name for e in lst]
-        names = [name] * len(ex.get(name, [])) + [n for n, lst in ex.items() if n != name for _ in lst]
-        out, used = [], 0
-        for n, (args, content) in zip(names, ordered):
-            line = f"- {_fmt_call(n, args)} -> {_clip(content, self.max_result_chars)}"
-            cost = _approx_tokens(line)
-            if used + cost > self.fewshot_token_budget:
-                continue
-            out.append(line)
-            used += cost
-        return out
+        ordered = [(name, args, content) for args, content in ex.get(name, [])]
+        ordered += [(n, args, content) for n, lst in ex.items() if n != name for args, content in lst]
+        return self._budgeted(ordered, self.fewshot_token_budget, skip_overflow=True)
 
     def _history(self, session: LLMToolSession) -> list[str]:
         """This episode's results, most recent kept first within the budget, shown in order."""
+        recent = [(n, args or {}, content) for n, args, content in reversed(session.history)]
+        return self._budgeted(recent, self.history_token_budget, skip_overflow=False)[::-1]
+
+    def _budgeted(self, calls: list[tuple[str, Any, str]], budget: int, *, skip_overflow: bool) -> list[str]:
+        """Prompt lines for (tool, arguments, result) in order while their approximate tokens fit ``budget``;
+        one that does not fit is left out (``skip_overflow``: later, shorter ones may still fit) or ends the list.
+        """
         out, used = [], 0
-        for n, args, content in reversed(session.history):
-            line = f"- {_fmt_call(n, args or {})} -> {_clip(content, self.max_result_chars)}"
+        for n, args, content in calls:
+            line = f"- {_fmt_call(n, args)} -> {_clip(content, self.max_result_chars)}"
             cost = _approx_tokens(line)
-            if used + cost > self.history_token_budget:
+            if used + cost > budget:
+                if skip_overflow:
+                    continue
                 break
             out.append(line)
             used += cost
-        return out[::-1]
+        return out
 
     async def _simulate(self, session: LLMToolSession, call: ToolCall) -> ToolResult:
         messages = self.build_messages(session, call)

@@ -9,10 +9,11 @@ error in ``UserReply.meta["error"]`` either way (the env records it in ``info``)
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar, Literal
 
 from ..llm import LLMClient, LLMConfig, LLMError
-from ..llm.client import build_client
+from ..llm.role import LLMRole
 from ..parsing import strip_think
 from ..tasks.models import Task
 from ..types import UserReply
@@ -108,7 +109,8 @@ class LLMUserSession:
         return UserReply(None, done=True, meta={"error": error})
 
 
-class LLMUser:
+@dataclass(eq=False)
+class LLMUser(LLMRole):
     """UserSimulator backed by an LLM.
 
     Args:
@@ -119,26 +121,21 @@ class LLMUser:
         max_turns: user turns allowed (default: the task's ``user.max_turns``, else its number of turns).
         fallback_to_reference: on a simulator failure, use the scripted turn when there is one.
         max_transcript_chars: how much of the conversation (most recent) the user model sees.
+        system_prompt: the system prompt template (default :data:`SYSTEM_PROMPT`).
     """
 
-    def __init__(
-        self,
-        llm: LLMClient | LLMConfig | dict[str, Any] | None = None,
-        *,
-        first_message: Literal["reference", "llm"] = "reference",
-        guidance: Literal["reference", "none"] = "reference",
-        max_turns: int | None = None,
-        fallback_to_reference: bool = True,
-        max_transcript_chars: int = 12000,
-        system_prompt: str | None = None,
-    ):
-        self.client = build_client(llm, ROLE)
-        self.first_message = first_message
-        self.guidance = guidance
-        self.max_turns = max_turns
-        self.fallback_to_reference = fallback_to_reference
-        self.max_transcript_chars = max_transcript_chars
-        self.system_prompt = system_prompt or SYSTEM_PROMPT
+    ROLE: ClassVar[str] = ROLE
+    _: KW_ONLY
+    first_message: Literal["reference", "llm"] = "reference"
+    guidance: Literal["reference", "none"] = "reference"
+    max_turns: int | None = None
+    fallback_to_reference: bool = True
+    max_transcript_chars: int = 12000
+    system_prompt: str | None = None
+
+    def __post_init__(self, llm: LLMClient | LLMConfig | dict[str, Any] | None) -> None:
+        super().__post_init__(llm)
+        self.system_prompt = self.system_prompt or SYSTEM_PROMPT
 
     def session(self, task: Task, *, seed: int | None = None) -> LLMUserSession:
         return LLMUserSession(self, task, seed)

@@ -15,7 +15,8 @@ from agents.reference import ReferenceAgent  # noqa: E402
 from cm2_env.benchmarks.bfcl import _bfcl  # noqa: E402
 from cm2_env.benchmarks.bfcl.cli import ENV_IDS, summarize  # noqa: E402
 from cm2_env.benchmarks.bfcl.env import BFCLMultiTurnEnv  # noqa: E402
-from cm2_env.benchmarks.bfcl.judge import _replay  # noqa: E402
+from cm2_env.benchmarks.bfcl.outcome import _replay  # noqa: E402
+from cm2_env.rollout import EpisodeRecord  # noqa: E402
 from cm2_env.benchmarks.bfcl.episode import executed_calls  # noqa: E402
 
 
@@ -59,7 +60,8 @@ def test_reference_replay_is_perfect_on_every_task(category):
 def test_seeded_faults_lower_official_accuracy_and_checklist_score(category):
     env = BFCLMultiTurnEnv(category, limit=60)
     results = _run_all(env, lambda: PerturbedAgent(fault_rate=0.3, seed=7))
-    records = [{"score": r["score"], "evaluations": r["info"]["evaluations"]} for r in results]
+    records = [EpisodeRecord("k", "t", "g", 0, 0, score=r["score"], evaluations=r["info"]["evaluations"])
+               for r in results]
     s = summarize(records)
     assert s["official_accuracy"] < 0.6 and s["mean_checklist_score"] < 0.85
     assert s["agreement"] >= 0.9  # official verdict and "checklist == 1.0" agree on most tasks
@@ -144,7 +146,7 @@ def test_cli_eval_bfcl_prints_accuracy_and_writes_trajectories(tmp_path, capsys)
     assert len(out.read_text().splitlines()) == 6
 
 
-def test_a_caller_judge_never_decides_the_state_items():
+def test_a_caller_judge_never_decides_programmatic_items():
     from cm2_env.types import Verdict
 
     class Recorder:
@@ -169,6 +171,27 @@ def test_cli_exports_tasks_that_load_as_a_plain_task_file(tmp_path):
     tasks = load_tasks(path)
     assert [t.id for t in tasks] == [f"multi_turn_miss_func_{i}" for i in range(4)]
     assert tasks[0].metadata["tools_available_from_turn"] == {"sort": 3}
+
+
+@pytest.mark.parametrize("category", ["base", "miss_func"])
+def test_exported_tasks_are_fully_judged_in_a_plain_tool_task_env(tmp_path, category):
+    # no BFCL env class: cm2/ToolTask-v0 over the exported file with the bfcl tool backend
+    import cm2_env
+    from cm2_env.cli import main
+
+    path = tmp_path / "bfcl_tasks.json"
+    assert main(["eval", "bfcl", "--category", category, "--limit", "6", "--export-tasks", str(path)]) == 0
+    plain = cm2_env.make("cm2/ToolTask-v0", tasks=str(path), tool_backend="bfcl", max_steps_per_turn=20)
+    assert type(plain) is cm2_env.ToolTaskEnv
+    native = BFCLMultiTurnEnv(category, limit=6)
+    for agent in (ReferenceAgent, lambda: PerturbedAgent(fault_rate=0.3, seed=3)):
+        got = _run_all(plain, agent)
+        want = _run_all(native, agent)
+        for g, w in zip(got, want):
+            assert g["info"]["counts"]["unjudged"] == 0 and g["info"]["counts"]["error"] == 0
+            assert g["info"]["verdicts"] == w["info"]["verdicts"] and g["score"] == w["score"]
+        if agent is ReferenceAgent:
+            assert all(g["score"] == 1.0 for g in got)
 
 
 @pytest.mark.parametrize("category", _bfcl.CATEGORIES)

@@ -13,10 +13,11 @@ pytest.importorskip("bfcl_eval", reason="needs bfcl-eval: scripts/install_bfcl_e
 
 from cm2_env.benchmarks.bfcl import _bfcl  # noqa: E402
 from cm2_env.benchmarks.bfcl.executor import BFCLInstances, BFCLToolExecutor, render_result  # noqa: E402
-from cm2_env.benchmarks.bfcl.judge import BFCLJudge, state_matches, turn_outcome  # noqa: E402
+from cm2_env.benchmarks.bfcl.outcome import state_matches, turn_outcome  # noqa: E402
 from cm2_env.benchmarks.bfcl.loader import load_category  # noqa: E402
 from cm2_env.benchmarks.bfcl.official import BFCLOfficialEvaluator, official_verdict  # noqa: E402
 from cm2_env.judge.base import TurnJudgeRequest  # noqa: E402
+from cm2_env.judge.policy import JudgingPolicy  # noqa: E402
 from cm2_env.types import ToolCall  # noqa: E402
 
 CLASSES = ["GorillaFileSystem", "MathAPI", "MessageAPI", "TwitterAPI", "TicketAPI", "TradingBot", "TravelAPI",
@@ -177,17 +178,30 @@ async def test_evaluator_protocol(base_task):
     assert out["valid"] is True
 
 
-# --------------------------------------------------------------------------------------- state judge
+# --------------------------------------------------------------------------------------- outcome checks
 
 
-async def test_state_judge_passes_reference_and_fails_divergent_state(base_task):
-    judge = BFCLJudge()
+@pytest.mark.parametrize("with_session", [False, True])
+async def test_outcome_checks_pass_reference_and_fail_divergent_state(base_task, with_session):
+    # the bfcl_state / bfcl_response check types judge through the plain judging policy (no BFCL judge);
+    # with the episode's tool session they use its record of executed calls, without it they re-derive it
+    judge = JudgingPolicy()
+    session = BFCLToolExecutor().session(base_task) if with_session else None
     turns = base_task.reference_turns()
     history: list[dict] = [{"role": "system", "content": ""}]
     for t, tm in enumerate(turns):
-        req = TurnJudgeRequest(base_task, t, base_task.turns[t].checklist, tm, history)
-        verdicts = await judge.judge_turn(req)
-        assert all(v.status == "passed" for v in verdicts.values()), (t, verdicts)
+        if session is not None:
+            session.begin_turn(t)
+            for m in tm:
+                for tc in m.get("tool_calls") or []:
+                    fn = tc["function"]
+                    await session.call(ToolCall(tc["id"], fn["name"], json.loads(fn["arguments"]), fn["arguments"]))
+        req = TurnJudgeRequest(base_task, t, base_task.turns[t].checklist, tm, history, session=session)
+        judged = await judge.judge_turn(req)
+        assert judged.errors == []
+        assert all(v.status == "passed" for v in judged.verdicts.values()), (t, judged.verdicts)
+        assert {v.item_id for v in judged.verdicts.values() if v.source == "rule"} == {
+            it.id for it in base_task.turns[t].checklist}
         history = history + tm
     wrong = copy.deepcopy(turns[0])
     for m in wrong:

@@ -120,14 +120,15 @@ def test_category_converts_and_validates_with_the_task_schema(category):
         for t, turn in enumerate(task.turns):
             ids = [it.id for it in turn.checklist]
             assert ids[-1] == STATE_ITEM_ID and abs(sum(it.weight for it in turn.checklist) - 1) < 1e-6
-            checked = [it for it in turn.checklist if it.check is not None]
-            outcome = [it.extra_info["bfcl_check"] for it in turn.checklist if it.check is None]
+            assert all(it.check is not None for it in turn.checklist)  # every item is programmatic
+            outcome = [it.check.type for it in turn.checklist if it.check.type.startswith("bfcl_")]
+            checked = [it for it in turn.checklist if not it.check.type.startswith("bfcl_")]
             if gt[t]:
                 assert all(it.check.type == "tool_called" for it in checked)
                 assert sum(it.check.min_count for it in checked) == len(gt[t])
-                assert outcome == ["response", "state"] and ids[-2:] == [RESPONSE_ITEM_ID, STATE_ITEM_ID]
+                assert outcome == ["bfcl_response", "bfcl_state"] and ids[-2:] == [RESPONSE_ITEM_ID, STATE_ITEM_ID]
             else:
-                assert [it.check.type for it in checked] == ["tool_not_called"] and outcome == ["state"]
+                assert [it.check.type for it in checked] == ["tool_not_called"] and outcome == ["bfcl_state"]
 
 
 @pytest.mark.parametrize("category", _bfcl.CATEGORIES)
@@ -161,8 +162,8 @@ def test_miss_func_hides_functions_until_the_reveal_turn():
     assert task.metadata["tools_available_from_turn"] == {"sort": 3}
     assert "sort" in task.tool_names  # declared (checklists may name it); the env hides it until turn 3
     assert task.turns[3].user == _bfcl.additional_function_prompt()
-    assert [it.check.type for it in task.turns[2].checklist if it.check] == ["tool_not_called"]
-    assert [it.check.name for it in task.turns[3].checklist if it.check] == ["sort"]
+    assert [it.check.type for it in task.turns[2].checklist] == ["tool_not_called", "bfcl_state"]
+    assert [it.check.name for it in task.turns[3].checklist if it.check.type == "tool_called"] == ["sort"]
 
 
 def test_miss_func_ground_truth_using_a_function_early_moves_its_reveal():
@@ -196,7 +197,7 @@ def test_long_turns_group_same_function_calls_to_fit_the_step_limit():
     assert sum(len(m.get("tool_calls") or []) for m in assistant) == 34
     assert len(assistant) <= 20
     # evidence points at the assistant message that makes the call
-    for item in [it for it in task.turns[0].checklist if it.check is not None]:
+    for item in [it for it in task.turns[0].checklist if it.check.type == "tool_called"]:
         for ev in item.evidence:
             msg = turn0[ev.step]
             assert msg["role"] == "assistant" and any(tc["function"]["name"] == item.check.name for tc in msg["tool_calls"])
@@ -204,11 +205,11 @@ def test_long_turns_group_same_function_calls_to_fit_the_step_limit():
 
 def test_checklist_constraints_skip_defaults_and_use_exact_when_everything_is_pinned():
     task = load_category("base", ids=["multi_turn_base_0"])[0]
-    items = {it.check.name: it.check for it in task.turns[0].checklist if it.check}
+    items = {it.check.name: it.check for it in task.turns[0].checklist if it.check.type == "tool_called"}
     assert items["cd"].args["folder"].equals == "document"
     assert items["cd"].match == "exact"  # cd has one parameter, pinned
     ls_task = load_category("base", ids=["multi_turn_base_1"])[0]
-    ls = [it.check for it in ls_task.turns[0].checklist if it.check][0]
+    ls = [it.check for it in ls_task.turns[0].checklist if it.check.type == "tool_called"][0]
     assert ls.name == "ls" and ls.args["a"].equals is True
 
 

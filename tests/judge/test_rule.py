@@ -1,4 +1,5 @@
-"""The rule judge: every check type, every argument-constraint operator, and the step that satisfied an item."""
+"""The rule engine over the built-in check types: every operator, the precise text semantics, the step that
+satisfied an item."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 import pytest
 
 from cm2_env.judge.base import TurnJudgeRequest
-from cm2_env.judge.rule import RuleJudge, TurnView, constraint_holds
+from cm2_env.judge.checks import TurnView
+from cm2_env.judge.checks.matching import constraint_holds
+from cm2_env.judge.rule import RuleJudge
 from cm2_env.tasks.models import ArgConstraint, ChecklistItem, Task
 
 TASK = Task.model_validate({
@@ -277,7 +280,59 @@ async def test_async_judge_turn_and_one_verdict_per_item():
 
 def test_turn_view_digest():
     view = TurnView.of(TURN)
-    assert [(s, n) for s, n, _, _ in view.calls] == [(1, "search"), (3, "book"), (3, "book"), (6, "pay")]
-    assert [(s, n) for s, n, _ in view.results] == [(2, "search"), (4, "book"), (5, "book"), (7, "pay")]
-    assert [(s, final) for s, _, final in view.replies] == [(1, False), (3, False), (6, False), (8, True)]
-    assert "think" not in view.replies[-1][1]
+    assert [(c.step, c.name) for c in view.calls] == [(1, "search"), (3, "book"), (3, "book"), (6, "pay")]
+    assert [(r.step, r.name) for r in view.results] == [(2, "search"), (4, "book"), (5, "book"), (7, "pay")]
+    assert [(r.step, r.final) for r in view.replies] == [(1, False), (3, False), (6, False), (8, True)]
+    assert "think" not in view.replies[-1].text
+
+
+# ------------------------------------------------------------------------------------------- text semantics
+
+
+TWO_REPLIES = [
+    {"role": "user", "content": "u"},
+    {"role": "assistant", "content": "alpha first", "tool_calls": [tc("1", "search", {})]},
+    {"role": "tool", "tool_call_id": "1", "content": '{"ok": true}'},
+    {"role": "assistant", "content": "then beta"},
+]
+
+
+def test_reply_positive_conditions_must_hold_in_one_reply_not_across_replies():
+    assert not passes({"type": "reply_matches", "all": ["alpha", "beta"]}, TWO_REPLIES)
+    assert passes({"type": "reply_matches", "any": ["alpha", "beta"]}, TWO_REPLIES)
+    assert passes({"type": "reply_matches", "all": ["then", "beta"]}, TWO_REPLIES)
+    assert not passes({"type": "reply_matches", "any": ["alpha"], "regex": "beta"}, TWO_REPLIES)
+
+
+def test_reply_none_applies_to_every_reply_in_scope():
+    assert not passes({"type": "reply_matches", "any": ["beta"], "none": ["alpha"]}, TWO_REPLIES)
+    assert passes({"type": "reply_matches", "any": ["beta"], "none": ["alpha"], "final_only": True}, TWO_REPLIES)
+
+
+def test_reply_none_only_passes_without_forbidden_text():
+    assert passes({"type": "reply_matches", "none": ["gamma"]}, TWO_REPLIES)
+    assert passes({"type": "reply_matches", "none": ["gamma"]}, TWO_REPLIES[:1])  # no reply at all
+
+
+def test_tool_result_none_only_needs_a_result_in_scope():
+    assert not passes({"type": "tool_result_matches", "none": ["error"]}, TWO_REPLIES[:1] + TWO_REPLIES[-1:])
+    assert not passes({"type": "tool_result_matches", "name": "book", "none": ["error"]}, TWO_REPLIES)
+    assert passes({"type": "tool_result_matches", "none": ["error"]}, TWO_REPLIES)
+    v = judge({"type": "tool_result_matches", "name": "notify", "none": ["x"]})
+    assert v.status == "failed" and "no notify result" in v.rationale
+
+
+def test_tool_result_positive_conditions_must_hold_in_one_result():
+    assert not passes({"type": "tool_result_matches", "name": "book", "all": ["BK-1", "BK-2"]})
+    assert passes({"type": "tool_result_matches", "name": "book", "any": ["BK-1", "BK-2"]})
+
+
+def test_refused_calls_do_not_satisfy_tool_called_but_do_break_tool_not_called():
+    item = ChecklistItem.model_validate({"id": "X", "question": "q", "weight": 1.0,
+                                         "check": {"type": "tool_called", "name": "search"}})
+    req = TurnJudgeRequest(TASK, 0, [item], TWO_REPLIES, [], rejected_call_ids=frozenset({"1"}))
+    assert RuleJudge().judge_sync(req)["X"].status == "failed"
+    item = item.model_copy(update={"check": ChecklistItem.model_validate(
+        {"id": "X", "question": "q", "weight": 1.0, "check": {"type": "tool_not_called", "name": "search"}}).check})
+    req = TurnJudgeRequest(TASK, 0, [item], TWO_REPLIES, [], rejected_call_ids=frozenset({"1"}))
+    assert RuleJudge().judge_sync(req)["X"].status == "failed"

@@ -10,7 +10,7 @@ import pytest
 
 import cm2_env
 from cm2_test_servers.roles import role_router
-from cm2_test_servers.scripted import ScriptedServer, last_user_text
+from cm2_test_servers.scripted import last_user_text
 from cm2_test_servers.tasks import weather_task
 
 
@@ -22,16 +22,7 @@ def task():
     return t
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ScriptedServer(handler=role_router) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _reset(server):
-    server.reset()
-    server.handler = role_router
+SCRIPTED_HANDLER = role_router
 
 
 def roles(url, **judge_kw):
@@ -65,8 +56,8 @@ def statuses(info):
     return [{v["id"]: v["status"] for v in t["verdicts"]} for t in info["verdicts"]]
 
 
-def test_good_episode_scores_one(server):
-    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+def test_good_episode_scores_one(scripted_server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(scripted_server.url))
     obs, reward, info = run(env, GOOD)
     assert reward == pytest.approx(1.0) and info["score"] == pytest.approx(1.0)
     assert statuses(info) == [{"C0": "passed", "C1": "passed", "C2": "passed"}, {"C0": "passed"}]
@@ -81,7 +72,7 @@ def test_good_episode_scores_one(server):
     assert json.loads(lyon["content"])["status"] == "ok"
     usage = info["usage"]
     assert usage["judge"]["calls"] == 2  # batched: one call per judged turn
-    judged = [b for b in server.requests if "## Current turn (judge this)" in last_user_text(b)]
+    judged = [b for b in scripted_server.requests if "## Current turn (judge this)" in last_user_text(b)]
     required = [b["response_format"]["json_schema"]["schema"]["properties"]["verdicts"]["required"] for b in judged]
     assert required == [["C1", "C2"], ["C0"]]  # the rule-checked C0 of turn 0 never reaches the LLM
     assert usage["simulator"]["calls"] == 1 and usage["user"]["calls"] == 2
@@ -89,8 +80,8 @@ def test_good_episode_scores_one(server):
     env.close()
 
 
-def test_partial_and_poor_episodes(server):
-    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+def test_partial_and_poor_episodes(scripted_server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(scripted_server.url))
     _, reward, info = run(env, PARTIAL)
     assert statuses(info) == [{"C0": "passed", "C1": "passed", "C2": "passed"}, {"C0": "failed"}]
     assert info["end_reason"] == "early_stop" and reward == pytest.approx(0.5)
@@ -102,22 +93,22 @@ def test_partial_and_poor_episodes(server):
     env.close()
 
 
-def test_per_item_votes(server):
-    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url, mode="per_item", votes=3))
+def test_per_item_votes(scripted_server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(scripted_server.url, mode="per_item", votes=3))
     _, reward, info = run(env, GOOD)
     assert reward == pytest.approx(1.0)
     assert info["usage"]["judge"]["calls"] == 3 * 3  # 3 LLM items x 3 votes
     env.close()
 
 
-def test_judge_failure_is_flagged_not_zero(server):
+def test_judge_failure_is_flagged_not_zero(scripted_server):
     def broken_judge(body):
         if "## Current turn (judge this)" in last_user_text(body):
             return "I refuse to answer in JSON"
         return role_router(body)
 
-    server.handler = broken_judge
-    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+    scripted_server.handler = broken_judge
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(scripted_server.url))
     _, reward, info = run(env, GOOD)
     assert statuses(info)[0] == {"C0": "passed", "C1": "error", "C2": "error"}
     assert info["judge_errors"] == ["t0:C1", "t0:C2", "t1:C0"]
@@ -127,12 +118,12 @@ def test_judge_failure_is_flagged_not_zero(server):
     env.close()
 
 
-def test_group_memo_across_rollouts(server):
-    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(server.url))
+def test_group_memo_across_rollouts(scripted_server):
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(scripted_server.url))
     for _ in range(3):
         _, _, info = run(env, GOOD, group_key="group-7")
     assert [t["source"] for t in info["tool_calls"]] == ["replay", "replay", "memo"]
-    sim_calls = [b for b in server.requests if "## Call to answer" in last_user_text(b)]
+    sim_calls = [b for b in scripted_server.requests if "## Call to answer" in last_user_text(b)]
     assert len(sim_calls) == 1
     assert info["usage"]["simulator"]["memo_hits"] == 1 and info["usage"]["simulator"].get("calls", 0) == 0
     env.close()
@@ -143,7 +134,7 @@ CM2_FIXTURE = __import__("pathlib").Path(__file__).resolve().parents[3] / "share
 
 
 @pytest.mark.skipif(not CM2_FIXTURE.exists(), reason="needs ../shared/fixtures/cm2")
-def test_cm2_authors_sample_judged_by_llm(server):
+def test_cm2_authors_sample_judged_by_llm(scripted_server):
     """The authors' labelled sample (no programmatic checks): every item goes to the LLM judge, batched."""
     import asyncio
 
@@ -152,16 +143,16 @@ def test_cm2_authors_sample_judged_by_llm(server):
     from cm2_env.tasks import from_cm2
 
     t = from_cm2(json.loads(CM2_FIXTURE.read_text())[0])
-    llm = {"base_url": server.url, "model": "scripted", "timeout": 5, "retries": 0}
+    llm = {"base_url": scripted_server.url, "model": "scripted", "timeout": 5, "retries": 0}
     env = cm2_env.make("cm2/ToolTask-v0", tasks=[t], judge={"name": "llm", "llm": llm})
     rec = asyncio.run(run_episode(env.unwrapped, ReferenceAgent(), EpisodeSpec("k", t.id, "g", 0, 0)))
     n_items = sum(len(turn.checklist) for turn in t.turns)
-    assert rec["counts"]["error"] == 0 and rec["counts"]["unjudged"] == 0
-    assert rec["counts"]["passed"] + rec["counts"]["failed"] == n_items
-    assert rec["usage"]["judge"]["calls"] == len(t.turns)  # one batched call per turn
-    judged = [b for b in server.requests if "## Current turn (judge this)" in last_user_text(b)]
+    assert rec.counts["error"] == 0 and rec.counts["unjudged"] == 0
+    assert rec.counts["passed"] + rec.counts["failed"] == n_items
+    assert rec.usage["judge"]["calls"] == len(t.turns)  # one batched call per turn
+    judged = [b for b in scripted_server.requests if "## Current turn (judge this)" in last_user_text(b)]
     assert len(judged) == len(t.turns)
     first = last_user_text(judged[0])
     assert "Washington Huskies" in first and "Reference evidence:" in first
-    assert rec["score"] is not None and rec["score"] > 0.5
+    assert rec.score is not None and rec.score > 0.5
     env.close()

@@ -25,7 +25,7 @@ def test_build_client_from_preset_names():
     assert c.role == "judge" and c.config.base_url == "http://localhost:8000/v1"
     c2 = build_client({"preset": "local", "base_url": "http://127.0.0.1:9999/v1", "model": "x"}, role="user")
     assert c2.role == "user" and c2.config.base_url.endswith(":9999/v1") and c2.config.max_concurrency == 2
-    from cm2_env.backends import JUDGES
+    from cm2_env.components import JUDGES
 
     j = JUDGES.build({"name": "llm", "llm": "sglang"})
     assert j.client.config.base_url == "http://localhost:30000/v1"

@@ -1,26 +1,30 @@
 """The bundled starter suite: size and shape requirements, and a well-formed reference for every task.
 
-The reference must also pass every programmatic check of its own checklist; this file carries a small,
-independent evaluator of the four check types (the semantics the env's rule judge implements) so the suite
-can be verified without the env.
+The reference must also pass every programmatic check of its own checklist, judged by the runtime rule engine
+(``reference_failures``); and the shipped JSON must be exactly what ``scripts/starter_suite/build.py`` builds
+from the YAML sources beside it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import re
 import sys
 from collections import Counter
+from pathlib import Path
 
 import jsonschema
 import pytest
 
+from cm2_env.judge.reference import reference_failures
 from cm2_env.tasks import load_suite
 from cm2_env.tasks.models import Task
 
 SUITE = load_suite("starter")
 IDS = [t.id for t in SUITE]
-THINK_RE = re.compile(r"<think>.*?</think>", re.S)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILDER = REPO_ROOT / "scripts" / "starter_suite" / "build.py"
+SHIPPED = REPO_ROOT / "cm2_env" / "tasks" / "suites" / "starter"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -30,15 +34,6 @@ def ref_turns(task: Task) -> list[list[dict]]:
     return task.reference_turns()
 
 
-def calls_in(msgs: list[dict]) -> list[tuple[int, dict, dict]]:
-    out = []
-    for step, m in enumerate(msgs):
-        if m["role"] == "assistant":
-            for c in m.get("tool_calls") or []:
-                out.append((step, c, json.loads(c["function"]["arguments"])))
-    return out
-
-
 def is_error(content: str) -> bool:
     obj = json.loads(content)
     return isinstance(obj, dict) and "error" in obj
@@ -46,86 +41,6 @@ def is_error(content: str) -> bool:
 
 def _num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _eq(a, b) -> bool:
-    if _num(a) and _num(b):
-        return float(a) == float(b)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_eq(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
-def _txt(v) -> str:
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def arg_ok(c, args: dict, key: str) -> bool:
-    if c.present is not None:
-        return (key in args) == c.present
-    if key not in args:
-        return False
-    v = args[key]
-    if "equals" in c.model_fields_set:
-        return _eq(v, c.equals)
-    if c.one_of is not None:
-        return any(_eq(v, o) for o in c.one_of)
-    if c.regex is not None:
-        return re.fullmatch(c.regex, _txt(v)) is not None
-    if c.contains is not None:
-        return c.contains.lower() in _txt(v).lower()
-    if c.approx is not None:
-        return _num(v) and abs(v - c.approx) <= c.tol
-    raise AssertionError("constraint without operator")
-
-
-def text_ok(chk, texts: list[str]) -> bool:
-    norm = (lambda s: s) if chk.case_sensitive else str.lower
-    blob = "\n".join(texts)
-    if chk.any and not any(norm(s) in norm(blob) for s in chk.any):
-        return False
-    if chk.all and not all(norm(s) in norm(blob) for s in chk.all):
-        return False
-    if chk.none and any(norm(s) in norm(blob) for s in chk.none):
-        return False
-    if chk.regex and not re.search(chk.regex, blob, 0 if chk.case_sensitive else re.I):
-        return False
-    return True
-
-
-def passes(chk, msgs: list[dict]) -> bool:
-    calls = calls_in(msgs)
-    if chk.type == "tool_called":
-        n = 0
-        for i, (_, c, args) in enumerate(calls):
-            if c["function"]["name"] != chk.name:
-                continue
-            if not all(arg_ok(v, args, k) for k, v in chk.args.items()):
-                continue
-            if chk.match == "exact" and not set(args) <= set(chk.args):
-                continue
-            earlier = {cc["function"]["name"] for _, cc, _ in calls[:i]}
-            if all(a in earlier for a in chk.after):
-                n += 1
-        return n >= chk.min_count
-    if chk.type == "tool_not_called":
-        return not any(
-            chk.name in ("*", c["function"]["name"]) and all(arg_ok(v, args, k) for k, v in chk.args.items())
-            for _, c, args in calls
-        )
-    if chk.type == "reply_matches":
-        replies = [m for m in msgs if m["role"] == "assistant"]
-        if chk.final_only:
-            replies = [m for m in replies if not m.get("tool_calls")][-1:]
-        return text_ok(chk, [THINK_RE.sub("", m.get("content") or "").strip() for m in replies])
-    if chk.type == "tool_result_matches":
-        names = {c["id"]: c["function"]["name"] for _, c, _ in calls}
-        texts = [m["content"] for m in msgs if m["role"] == "tool"
-                 and (chk.name is None or names.get(m["tool_call_id"]) == chk.name)]
-        return bool(texts) and text_ok(chk, texts)
-    raise AssertionError(chk.type)
 
 
 def value_leaves(value) -> list[str]:
@@ -276,12 +191,8 @@ def test_reference_well_formed(task: Task):
 
 @pytest.mark.parametrize("task", SUITE, ids=IDS)
 def test_reference_passes_its_own_checks(task: Task):
-    turns = ref_turns(task)
-    assert len(turns) == len(task.turns)
-    for ti, (turn, msgs) in enumerate(zip(task.turns, turns)):
-        for it in turn.checklist:
-            if it.check is not None:
-                assert passes(it.check, msgs), f"turn {ti} {it.id}: {it.check}"
+    assert len(task.reference_turns()) == len(task.turns)
+    assert reference_failures(task) == []
 
 
 @pytest.mark.parametrize("task", SUITE, ids=IDS)
@@ -298,23 +209,26 @@ def test_evidence_points_into_the_reference(task: Task):
                 assert ev.snippet.lower() in text.lower(), f"{it.id}: {ev.snippet!r} not at turn {ev.turn} step {ev.step}"
 
 
-def test_json_files_are_what_the_builder_writes():
-    """The shipped JSON is generated: editing it by hand (or the builder without rebuilding) is caught here."""
-    import importlib.util
-    from pathlib import Path
-
-    import cm2_env.tasks
-
-    suites = Path(cm2_env.tasks.__file__).with_name("suites")
-    spec = importlib.util.spec_from_file_location("_build_starter", suites / "build_starter.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class body runs
+def load_builder():
+    """``scripts/starter_suite/build.py`` as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("_starter_suite_build", BUILDER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     try:
-        spec.loader.exec_module(mod)
-        docs = mod.build_documents()
+        spec.loader.exec_module(module)
     finally:
         del sys.modules[spec.name]
-    on_disk = {p.name: p.read_text(encoding="utf-8") for p in (suites / "starter").glob("*.json")}
+    return module
+
+
+def test_json_files_are_what_the_builder_writes():
+    """The shipped JSON is generated: editing it by hand (or the YAML without rebuilding) is caught here."""
+    docs = load_builder().build_documents()
+    on_disk = {p.name: p.read_text(encoding="utf-8") for p in SHIPPED.glob("*.json")}
     assert set(docs) == set(on_disk)
     for name, text in docs.items():
-        assert on_disk[name] == text, f"{name} is stale: run python cm2_env/tasks/suites/build_starter.py"
+        assert on_disk[name] == text, f"{name} is stale: run python scripts/starter_suite/build.py"
+
+
+def test_every_domain_has_a_yaml_source():
+    assert sorted(p.stem for p in BUILDER.parent.glob("*.yaml")) == sorted({t.domain for t in SUITE})

@@ -69,17 +69,17 @@ def test_reward_function_guard_is_loadable_and_refuses():
 def test_llm_roles_preset_builds_an_env_without_contacting_servers():
     import cm2_env
 
-    from train.verl.agent_loop import _plain
+    from cm2_env.config import to_plain
 
     cfg = compose_grpo(["train/env@cm2.env_kwargs=llm_roles", "cm2.llm.judge.base_url=http://judge:9000/v1"])
-    kwargs = _plain(cfg.cm2.env_kwargs)
+    kwargs = to_plain(cfg.cm2.env_kwargs)
     assert kwargs["judge"]["name"] == "llm" and kwargs["judge"]["llm"]["base_url"] == "http://judge:9000/v1"
     assert kwargs["tool_backend"]["name"] == "llm"
     env = cm2_env.make(cfg.cm2.env_id, **kwargs)
     assert env.judge is not None
     env.close()
     # default preset: the registry's offline defaults
-    assert _plain(compose_grpo().cm2.env_kwargs) == {}
+    assert to_plain(compose_grpo().cm2.env_kwargs) == {}
 
 
 def _run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:

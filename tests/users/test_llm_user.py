@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-
 from cm2_env.users.llm_user import STOP_TOKEN, LLMUser
-from cm2_test_servers.scripted import ScriptedServer, free_port, last_user_text, system_text
+from cm2_test_servers.scripted import free_port, last_user_text, system_text
 from cm2_test_servers.tasks import weather_task
 
 
@@ -21,16 +18,7 @@ def script(body):
     return json.dumps({"message": f"thanks, bye {STOP_TOKEN}", "done": False})
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ScriptedServer(handler=script) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _reset(server):
-    server.reset()
-    server.handler = script
+SCRIPTED_HANDLER = script
 
 
 def user(url, **kw):
@@ -44,43 +32,43 @@ CONVO = [{"role": "system", "content": "sys"}, {"role": "user", "content": "What
          {"role": "assistant", "content": "<think>ok</think>It is 18°C in Paris."}]
 
 
-async def test_reference_opening_then_llm_turns_and_stop(server):
-    s = user(server.url).session(weather_task())
+async def test_reference_opening_then_llm_turns_and_stop(scripted_server):
+    s = user(scripted_server.url).session(weather_task())
     first = await s.first_message()
-    assert first.content == "What's the weather in Paris?" and not server.requests
+    assert first.content == "What's the weather in Paris?" and not scripted_server.requests
     r = await s.reply(CONVO, 1)
     assert r.content == "ok book a table for 2 at Chez Nous" and not r.done
-    prompt = last_user_text(server.requests[0])
+    prompt = last_user_text(scripted_server.requests[0])
     assert "ASSISTANT: It is 18°C in Paris." in prompt and "call tool" not in prompt and "temp_c" not in prompt
     assert "1. What's the weather in Paris?" in prompt  # reference guidance
-    sys_text = system_text(server.requests[0])
+    sys_text = system_text(scripted_server.requests[0])
     assert "busy traveller" in sys_text and "Prefers Celsius" in sys_text and STOP_TOKEN in sys_text
     r3 = await s.reply(CONVO, 2)  # the scripted server says the stop token
     assert r3.done and r3.content is None and r3.meta["farewell"] == "thanks, bye"
 
 
-async def test_llm_opening_and_done_flag(server):
-    s = user(server.url, first_message="llm", guidance="none").session(weather_task())
+async def test_llm_opening_and_done_flag(scripted_server):
+    s = user(scripted_server.url, first_message="llm", guidance="none").session(weather_task())
     first = await s.first_message()
     assert first.content == "weather in paris pls"
-    assert "Guidance" not in last_user_text(server.requests[0])
-    server.handler = lambda body: json.dumps({"message": "", "done": True})
+    assert "Guidance" not in last_user_text(scripted_server.requests[0])
+    scripted_server.handler = lambda body: json.dumps({"message": "", "done": True})
     r = await s.reply(CONVO, 1)
     assert r.done and r.content is None
 
 
-async def test_turn_bound(server):
-    s = user(server.url, max_turns=2).session(weather_task())
+async def test_turn_bound(scripted_server):
+    s = user(scripted_server.url, max_turns=2).session(weather_task())
     r = await s.reply(CONVO, 2)
-    assert r.done and r.meta["reason"] == "max_turns" and not server.requests
+    assert r.done and r.meta["reason"] == "max_turns" and not scripted_server.requests
 
 
-async def test_failures_are_flagged(server):
-    server.handler = lambda body: "I am not JSON"
-    s = user(server.url).session(weather_task())
+async def test_failures_are_flagged(scripted_server):
+    scripted_server.handler = lambda body: "I am not JSON"
+    s = user(scripted_server.url).session(weather_task())
     r = await s.reply(CONVO, 1)  # falls back to the scripted turn, with the error recorded
     assert r.content == "Book a table for 2 at Chez Nous." and "invalid_output" in r.meta["error"]
-    s2 = user(server.url, fallback_to_reference=False).session(weather_task())
+    s2 = user(scripted_server.url, fallback_to_reference=False).session(weather_task())
     r2 = await s2.reply(CONVO, 1)
     assert r2.done and r2.content is None and r2.meta["error"].startswith("user_simulator_error")
     s3 = user(f"http://127.0.0.1:{free_port()}/v1", fallback_to_reference=False).session(weather_task())
@@ -89,7 +77,7 @@ async def test_failures_are_flagged(server):
 
 
 def test_registered_under_llm():
-    from cm2_env.backends import USER_SIMULATORS
+    from cm2_env.components import USER_SIMULATORS
 
     u = USER_SIMULATORS.build({"name": "llm", "llm": {"base_url": "http://127.0.0.1:1/v1", "model": "m"}})
     assert isinstance(u, LLMUser) and u.client.role == "user"

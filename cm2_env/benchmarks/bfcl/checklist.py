@@ -7,13 +7,12 @@ Per user turn:
   which are left unconstrained (an agent that omits a defaulted argument makes the same call); the match is
   ``exact`` when the constraints cover every parameter of the schema (no legitimate extra argument), else
   ``subset``;
-* a **state item** (id ``S``): after the turn, the public state of every involved class equals the state the
-  ground truth reaches (bfcl-eval's own ``state_checker``). It carries no ``check`` (the task format has no
-  state check type); ``extra_info.bfcl_check == "state"`` marks it and :class:`~.judge.BFCLJudge` decides it
-  by re-executing the episode's calls. Under a plain rule judge it is reported ``unjudged``.
-* a **response item** (id ``R``, turns with ground-truth calls): every result the ground-truth calls of this
-  turn produce is among the results the episode has obtained so far (bfcl-eval's ``response_checker``: the
-  information the user asked for was really fetched). Marked ``extra_info.bfcl_check == "response"``.
+* a **state item** (id ``S``, check ``bfcl_state``): after the turn, the public state of every involved class
+  equals the state the ground truth reaches (bfcl-eval's own ``state_checker``, re-executing the episode's
+  calls; see :mod:`.checks`).
+* a **response item** (id ``R``, check ``bfcl_response``, turns with ground-truth calls): every result the
+  ground-truth calls of this turn produce is among the results the episode has obtained so far (bfcl-eval's
+  ``response_checker``: the information the user asked for was really fetched).
 * a turn whose ground truth is empty (miss_param: a parameter is missing, the agent should ask; miss_func:
   the needed function is not available yet; a few base turns ask for the impossible) gets a
   ``tool_not_called('*')`` item — bfcl-eval's irrelevance rule: no function call in that turn — plus the
@@ -29,6 +28,7 @@ from typing import Any
 
 from ...tasks.models import ArgConstraint, ChecklistItem, Evidence, ToolCalledCheck, ToolNotCalledCheck
 from .calls import render_call
+from .checks import BFCLResponseCheck, BFCLStateCheck
 
 STATE_ITEM_ID = "S"
 RESPONSE_ITEM_ID = "R"
@@ -118,7 +118,7 @@ def turn_checklist(
                            "among the execution results of the episode so far (any order).",
             focus_on="tool.content",
             weight=round(outcome_weight - state_weight, 6),
-            extra_info={"bfcl_check": "response", "turn": turn},
+            check=BFCLResponseCheck(),
         ))
     items.append(ChecklistItem(
         id=STATE_ITEM_ID,
@@ -128,6 +128,6 @@ def turn_checklist(
                        "the ground-truth instances after this turn.",
         focus_on="tool.content",
         weight=round(state_weight, 6),
-        extra_info={"bfcl_check": "state", "turn": turn},
+        check=BFCLStateCheck(),
     ))
     return items

@@ -11,12 +11,14 @@ official verdict under ``evaluations.bfcl``); reruns resume. Needs bfcl-eval (sc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from ...config import parse_kv
+from ...rollout import EpisodeRecord
+from ...runjob import RunJob, add_agent_arguments, agent_kwargs_of
 from ._bfcl import CATEGORIES
 
 ENV_IDS = {
@@ -30,31 +32,13 @@ ENV_IDS = {
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", default="base",
                    help=f"comma-separated categories or 'all' ({', '.join(CATEGORIES)})")
-    p.add_argument("--agent", default="reference", help="agent name (reference, perturbed, openai, ...)")
-    p.add_argument("--agent-arg", action="append", default=[], metavar="KEY=VALUE", help="agent kwarg (JSON values)")
-    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env kwarg (JSON values)")
     p.add_argument("--limit", type=int, default=None, help="first N tasks of each category")
     p.add_argument("--tasks", default=None, help="task selector (id globs, comma-separated)")
-    p.add_argument("--concurrency", type=int, default=8, help="episodes in flight at once")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output JSONL (appended; reruns resume)")
     p.add_argument("--export-tasks", default=None, metavar="FILE.json",
-                   help="instead of running: write the selected tasks as a cm2 task file (usable with "
-                        "cm2/ToolTask-v0 in any env: reference trajectories for SFT, tasks with checklists)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-def _kv(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"expected KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+                   help="instead of running: write the selected tasks as a cm2 task file (fully judged in any env "
+                        "with the bfcl tool backend: cm2 run --tasks-file FILE --env-arg tool_backend=bfcl)")
+    add_agent_arguments(p)
 
 
 def categories_of(spec: str) -> list[str]:
@@ -69,15 +53,15 @@ def _mean(xs: list[float | None]) -> float | None:
     return sum(x or 0.0 for x in xs) / len(xs) if xs else None
 
 
-def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(records: list[EpisodeRecord]) -> dict[str, Any]:
     """Official accuracy, mean checklist score and per-task agreement of a set of episode records.
 
     Agreement: the official verdict (valid) and the checklist (score == 1.0) say the same thing.
     """
     n = len(records)
-    official = [(r.get("evaluations") or {}).get("bfcl") or {} for r in records]
+    official = [r.evaluations.get("bfcl") or {} for r in records]
     valid = [bool(o.get("valid")) for o in official]
-    scores = [r.get("score") for r in records]
+    scores = [r.score for r in records]
     perfect = [s is not None and s >= 1.0 - 1e-9 for s in scores]
     checker_errors = sum(1 for o in official if o.get("checker_error") or not o or "error" in o and "valid" not in o)
     return {
@@ -117,8 +101,8 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
 
 
 def export_tasks(cats: list[str], args: argparse.Namespace) -> int:
+    from cm2_env.tasks import select_tasks
     from cm2_env.tasks.loader import validate_document
-    from cm2_env.tasks.suites import select_tasks
 
     from .env import bfcl_tasks
 
@@ -136,16 +120,14 @@ def export_tasks(cats: list[str], args: argparse.Namespace) -> int:
     path = Path(args.export_tasks)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    print(f"wrote {len(tasks)} task(s) to {path} (state items carry no check: outside the BFCL env they are "
-          "reported unjudged unless an LLM judge is configured)")
+    print(f"wrote {len(tasks)} task(s) to {path} (every item has a programmatic check; run them with any env "
+          "whose tool backend is `bfcl`)")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     import cm2_env
-    from agents import AGENTS
-    from cm2_env.rollout import plan_episodes, read_done_keys, run_rollouts
-    from cm2_env.tasks.suites import select_tasks
+    from cm2_env.tasks import select_tasks
 
     from . import _bfcl
 
@@ -158,40 +140,30 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         print("cm2 eval bfcl: --out FILE.jsonl is required (or --export-tasks FILE.json)", file=sys.stderr)
         return 2
-    agent_kwargs = _kv(args.agent_arg)
-    if args.agent == "perturbed":
-        agent_kwargs.setdefault("seed", args.seed)
-    factory = AGENTS.get(args.agent)
-    env_kwargs = _kv(args.env_arg)
-    out = Path(args.out)
+    agent_kwargs = agent_kwargs_of(args)
+    env_kwargs = parse_kv(args.env_arg)
+    # one experiment across categories: they share the file, so the fingerprint leaves the category out
+    identity = {"eval": "bfcl", "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
+                "seed": args.seed}
     rows: dict[str, dict[str, Any]] = {}
-    all_records: list[dict[str, Any]] = []
+    all_records: list[EpisodeRecord] = []
     for cat in cats:
         kwargs = dict(env_kwargs)
         if args.limit is not None:
             kwargs["limit"] = args.limit
-        probe = cm2_env.make(ENV_IDS[cat], **kwargs)
-        tasks = select_tasks(probe.tasks, args.tasks) if args.tasks else probe.tasks
+        task_ids = None
         if args.tasks:
-            kwargs["task_ids"] = [t.id for t in tasks]
-        specs = plan_episodes(tasks, None, 1, args.seed)
-        keys = {s.key for s in specs}
-
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(specs), desc=f"bfcl {cat} · {args.agent}", unit="ep", disable=args.quiet)
-        bar.update(len(read_done_keys(out) & keys))
-
-        def on_record(rec: dict[str, Any]) -> None:
-            bar.update(1)
-
-        asyncio.run(run_rollouts(lambda: cm2_env.make(ENV_IDS[cat], **kwargs), lambda: factory(**agent_kwargs),
-                                 specs, out, args.concurrency, on_record))
-        bar.close()
-        records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
-        records = list({r["episode_key"]: r for r in records if r.get("episode_key") in keys}.values())
-        rows[cat] = summarize(records)
-        all_records.extend(records)
+            task_ids = [t.id for t in select_tasks(cm2_env.make(ENV_IDS[cat], **kwargs).tasks, args.tasks)]
+            kwargs["task_ids"] = task_ids
+        job = RunJob(env_id=ENV_IDS[cat], out=Path(args.out), agent=args.agent, env_kwargs=kwargs,
+                     agent_kwargs=agent_kwargs, task_ids=task_ids, concurrency=args.concurrency, seed=args.seed,
+                     quiet=args.quiet, label=f"bfcl {cat} · {args.agent}", identity=identity)
+        result = job.run()
+        if result.error:
+            print(f"error: {result.error}", file=sys.stderr)
+            return 2
+        rows[cat] = summarize(result.records)
+        all_records.extend(result.records)
     if len(rows) > 1:
         rows["overall"] = summarize(all_records)
     print(format_table(rows))
@@ -200,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: mean checklist score when the official verdict passes "
                   f"{_fmt(row['mean_checklist_when_official_pass'])}, when it fails "
                   f"{_fmt(row['mean_checklist_when_official_fail'])}")
-    print(f"{len(all_records)} episode(s) recorded in {out}")
+    print(f"{len(all_records)} episode(s) recorded in {args.out}")
     print("official acc: bfcl-eval multi_turn_checker verdict; checklist: mean cm2 checklist score; perfect: share "
           "with checklist 1.0; agree: official valid == checklist perfect; off+/ck-, off-/ck+: disagreements.")
     return 0

@@ -1,8 +1,10 @@
 """``BFCLMultiTurnEnv``: a :class:`~cm2_env.env.ToolTaskEnv` over one BFCL multi-turn category.
 
 Defaults: tasks from :func:`.loader.load_category`, the real executor (:class:`.executor.BFCLToolExecutor`),
-:class:`.judge.BFCLJudge` for the state items, the official checker as an end-of-episode evaluator
-(``info["evaluations"]["bfcl"]``), 20 steps per turn (bfcl-eval's ``MAXIMUM_STEP_LIMIT``).
+the official checker as an end-of-episode evaluator (``info["evaluations"]["bfcl"]``), 20 steps per turn
+(bfcl-eval's ``MAXIMUM_STEP_LIMIT``). Every checklist item carries a programmatic check (the per-turn state
+and response outcomes are the ``bfcl_state`` / ``bfcl_response`` check types), so the env needs no judge of
+its own: the same task file judges the same in a plain ``ToolTaskEnv(tool_backend="bfcl")``.
 
 miss_func: tools declared in ``task.metadata["tools_available_from_turn"]`` are hidden until their turn by
 ToolTaskEnv itself (validation refuses them as unknown tools before it; ``env.tools`` and ``info["tools"]`` list
@@ -14,11 +16,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ...backends import JUDGES
 from ...env import ToolTaskEnv
 from ...tasks.models import Task
 from .executor import BFCLToolExecutor
-from .judge import BFCLJudge
 from .loader import load_category
 from .official import BFCLOfficialEvaluator
 
@@ -53,7 +53,6 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
         outcome_weight: float = 0.6,
         tasks: Any = None,
         tool_backend: Any = None,
-        judge: Any = None,
         evaluators: Sequence[Any] | None = None,
         max_steps_per_turn: int = MAX_STEPS_PER_TURN,
         **kwargs: Any,
@@ -64,9 +63,7 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
             limit: keep the first N tasks. task_ids: keep these BFCL ids.
             outcome_weight: weight of each turn's state + response items (the ground-truth call items share the rest).
             tasks, tool_backend, evaluators: override the BFCL defaults (e.g. a task file).
-            judge: judge for items without a check other than the state items (those are always decided by
-                :class:`.judge.BFCLJudge`, which wraps this one).
-            **kwargs: any other ToolTaskEnv argument (reward_level, early_stop, ...).
+            **kwargs: any other ToolTaskEnv argument (judge for items without a check, reward_level, ...).
         """
         self.category = category.removeprefix("multi_turn_")
         if tasks is None:
@@ -74,9 +71,6 @@ class BFCLMultiTurnEnv(ToolTaskEnv):
         super().__init__(
             tasks=tasks,
             tool_backend=tool_backend if tool_backend is not None else BFCLToolExecutor(),
-            # the env hands items without a `check` to `judge`: here, the state items; a judge given by the
-            # caller (e.g. an LLM judge) is kept for any other such item, the state items stay programmatic
-            judge=BFCLJudge(inner=JUDGES.build(judge)) if judge is not None else BFCLJudge(),
             evaluators=list(evaluators) if evaluators is not None else [BFCLOfficialEvaluator()],
             max_steps_per_turn=max_steps_per_turn,
             **kwargs,

@@ -49,20 +49,14 @@ EMPTY_TURN_REPLY = {
 DEFAULT_EMPTY_TURN_REPLY = "I can't complete this request with the functions and information available to me."
 
 
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"),
+)
+"""Python type → JSON Schema type, bool before int (a bool is an int in Python, not in JSON)."""
+
+
 def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return next((name for py, name in _JSON_TYPES if isinstance(value, py)), "null")
 
 
 def widen_for_ground_truth(params: dict[str, Any], args: dict[str, Any]) -> list[dict[str, Any]]:

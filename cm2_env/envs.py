@@ -1,4 +1,8 @@
-"""Reads ``envs_registry.yaml`` (the one place env ids are declared) and registers them with Gymnasium."""
+"""Env ids: reads ``envs_registry.yaml`` (the one place env ids are declared) and registers them with Gymnasium.
+
+Component registries (tool backends, users, judges) are in :mod:`cm2_env.components`; check types in
+:mod:`cm2_env.judge.checks`.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,18 @@ from typing import Any
 import gymnasium as gym
 import yaml
 
-REGISTRY_PATH = Path(__file__).with_name("envs_registry.yaml")
+from .components import build_roles
+
+ENVS_REGISTRY_PATH = Path(__file__).with_name("envs_registry.yaml")
 
 
 @lru_cache(maxsize=1)
 def env_specs() -> dict[str, dict[str, Any]]:
-    with REGISTRY_PATH.open() as f:
+    with ENVS_REGISTRY_PATH.open() as f:
         data = yaml.safe_load(f) or {}
     for env_id, spec in data.items():
         if not isinstance(spec, dict) or "entry_point" not in spec:
-            raise ValueError(f"{REGISTRY_PATH}: {env_id} needs an entry_point")
+            raise ValueError(f"{ENVS_REGISTRY_PATH}: {env_id} needs an entry_point")
     return data
 
 
@@ -37,20 +43,14 @@ def register_all() -> list[str]:
 
 
 def with_shared_backends(env_id: str, **kwargs: Any) -> dict[str, Any]:
-    """Env kwargs whose backend specs (tool_backend, user, judge) are built ONCE into instances.
+    """Env kwargs whose role specs (tool backend, user, judge) are built ONCE into instances.
 
     Envs made from the result share them: one LLM connection pool per role, and one tool-simulator memo, so
     the rollouts of a GRPO group running in different env instances see the same simulated results.
     """
-    from .backends import JUDGES, TOOL_BACKENDS, USER_SIMULATORS
-
     register_all()
     defaults = dict(gym.spec(env_id).kwargs or {})
-    merged = {**defaults, **kwargs}
-    for key, reg in (("tool_backend", TOOL_BACKENDS), ("user", USER_SIMULATORS), ("judge", JUDGES)):
-        if key in merged:
-            merged[key] = reg.build(merged[key])
-    return merged
+    return build_roles({**defaults, **kwargs})
 
 
 def make(env_id: str = "cm2/ToolTask-v0", **kwargs: Any):

@@ -1,12 +1,12 @@
-"""Bundled task suites and task selection.
+"""Bundled task suites, and the one rule that turns a ``tasks=`` argument into tasks.
 
 A suite is a folder ``cm2_env/tasks/suites/<name>/`` of task files; ``load_suite(name)`` concatenates them.
-``resolve_tasks`` turns the env's ``tasks=`` argument (suite name, file path or Task list) into tasks.
+``resolve_tasks`` turns the env's ``tasks=`` argument (suite name, file path or Task list) into tasks: a
+bundled suite name wins over a same-named path.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -52,42 +52,27 @@ def load_suite(name: str) -> list[Task]:
     return list(_load_suite_cached(name))
 
 
+def is_suite_name(source: str | Path) -> bool:
+    """The one rule for a ``tasks=`` string: a bundled suite name wins over a same-named path; anything else
+    that looks like a file (``.json``/``.jsonl`` or an existing path) is a file; the rest is a suite name."""
+    if isinstance(source, str) and source in list_suites():
+        return True
+    p = Path(source)
+    return not (p.suffix in {".json", ".jsonl"} or p.exists())
+
+
+def portable_source(source: str | Path) -> str:
+    """A ``tasks=`` value that means the same from any working directory: suite names stay, files absolute."""
+    return str(source) if is_suite_name(source) else str(Path(source).resolve())
+
+
 def resolve_tasks(tasks: str | Path | Sequence[Task] | None, default_suite: str = "starter") -> list[Task]:
     """Suite name, task-file path, or explicit tasks → list of tasks."""
     if tasks is None:
         return load_suite(default_suite)
     if isinstance(tasks, (str, Path)):
-        # a bundled suite name wins over a same-named entry in the working directory
-        if isinstance(tasks, str) and tasks in list_suites():
-            return load_suite(tasks)
-        p = Path(tasks)
-        if p.suffix in {".json", ".jsonl"} or p.exists():
-            return load_tasks_cached(p)
-        return load_suite(str(tasks))
+        return load_suite(str(tasks)) if is_suite_name(tasks) else load_tasks_cached(tasks)
     out = list(tasks)
     if not all(isinstance(t, Task) for t in out):
         raise TypeError("tasks must be a suite name, a task-file path or a sequence of Task")
-    return out
-
-
-def select_tasks(tasks: Sequence[Task], selector: str | None) -> list[Task]:
-    """Filter by a selector: comma-separated terms, each an id glob (``travel-*``) or ``domain:NAME``.
-
-    A selector that matches nothing is an error (a typo must not silently run zero episodes).
-    """
-    if not selector:
-        return list(tasks)
-    terms = [s.strip() for s in selector.split(",") if s.strip()]
-    out = []
-    for t in tasks:
-        for term in terms:
-            if term.startswith("domain:"):
-                if fnmatch.fnmatchcase(t.domain, term[len("domain:"):]):
-                    out.append(t)
-                    break
-            elif fnmatch.fnmatchcase(t.id, term):
-                out.append(t)
-                break
-    if not out:
-        raise ValueError(f"task selector {selector!r} matches no task")
     return out
