@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 # Subcommands owned by other modules: name → "module" exposing add_parser(subparsers) and run(args).
-PLUGIN_COMMANDS: dict[str, str] = {}
+PLUGIN_COMMANDS: dict[str, str] = {"view": "cm2_env.viewer.cli", "sweep": "cm2_env.sweep"}
 # Nested groups: group → {name: module}; e.g. `cm2 data to-verl`. `cm2 eval NAME` is every benchmark folder
 # with a cli.py (see benchmark_commands).
 PLUGIN_GROUPS: dict[str, dict[str, str]] = {
@@ -98,10 +98,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(summary_table(result.records))
     missing = f"; {result.missing} missing" if result.missing else ""
     print(f"{len(result.records)} episode(s) recorded in {job.out}{missing}")
+    if result.all_failed:
+        first = result.failed[0]
+        print(f"error: all {len(result.records)} episode(s) failed to run ({first.end_reason}), nothing was "
+              f"evaluated; first error: {first.agent_error}", file=sys.stderr)
     return 0 if result.ok else 1
 
 
 # ------------------------------------------------------------------------------------------- main
+
+
+def _first_line(doc: str | None) -> str | None:
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
 
 
 def _load_plugin(module: str) -> Any | None:
@@ -138,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in PLUGIN_COMMANDS.items():
         mod = _load_plugin(module)
         if mod is not None:
-            sp = sub.add_parser(name)
+            sp = sub.add_parser(name, help=_first_line(mod.__doc__))
             mod.add_parser(sp)
             sp.set_defaults(func=mod.run)
     for group, members in {**PLUGIN_GROUPS, "eval": benchmark_commands()}.items():
@@ -148,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod = _load_plugin(module)
             if mod is None:
                 continue
-            sp = gsub.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else None)
+            sp = gsub.add_parser(name, help=_first_line(mod.__doc__))
             mod.add_parser(sp)
             sp.set_defaults(func=mod.run)
     return p
@@ -157,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR, format="%(levelname)s %(message)s")
+    logging.getLogger("cm2_env.rollout").setLevel(logging.WARNING)  # output-file repairs are always reported
     func: Callable[[argparse.Namespace], int] = args.func
     return int(func(args) or 0)
 

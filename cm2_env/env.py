@@ -22,13 +22,13 @@ from .judge.policy import JudgingPolicy
 from .judge.scoring import TurnResult, score_turn, trajectory_score
 from .llm.usage import UsageMeter, track_usage
 from .loop_runner import LoopRunner
-from .parsing import PARSERS, ParsedAction
+from .parsing import PARSERS, ParsedAction, safe_text
 from .records import EpisodeError, EpisodeSummary, StepInfo, ToolCallRecord
 from .spaces import AssistantAction, ChatMessages
 from .tasks import resolve_tasks, select_tasks
 from .tasks.models import Task
 from .tools.base import EpisodeEvaluator, ToolBackend, ToolSession
-from .tools.validation import ToolSet
+from .tools.validation import ToolSet, error_result
 from .types import ToolCall, ToolResult, UserReply
 from .users.base import UserSession, UserSimulator
 
@@ -278,8 +278,8 @@ class ToolTaskEnv(gym.Env):
         try:
             parsed = self.parse(action, call_prefix)
         except Exception as e:  # parsers must not crash an episode on odd input
-            step.errors.append(EpisodeError("parse_error", f"{type(e).__name__}: {e}"))
-            parsed = ParsedAction(content=str(action))
+            step.errors.append(EpisodeError("parse_error", safe_text(f"{type(e).__name__}: {e}", 500)))
+            parsed = ParsedAction(content=safe_text(action))  # cannot raise: no second parse of the same input
         return parsed
 
     async def _run_tools(self, ep: Episode, calls: list[ToolCall], step: StepInfo) -> str | None:
@@ -321,7 +321,11 @@ class ToolTaskEnv(gym.Env):
         return None
 
     async def _run_call(self, ep: Episode, call: ToolCall) -> ToolResult:
-        rejected = ep.tools.check(call)
+        try:
+            rejected = ep.tools.check(call)
+        except Exception as e:  # the task's own schema is broken (e.g. an unresolvable $ref): flag the task
+            rejected = error_result("task_error", f"the tool schema of {call.name!r} cannot be checked: "
+                                    f"{safe_text(f'{type(e).__name__}: {e}', 500)}", tool=call.name)
         if rejected is not None:
             ep.rejected_calls.add(call.id)
             return rejected

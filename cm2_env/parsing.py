@@ -107,6 +107,49 @@ def repair_json(text: str) -> Any:
     return json.loads(s + ('"' if scan.in_str else "") + "".join(reversed(scan.stack)))
 
 
+MAX_NESTING = 64
+"""Deepest nesting accepted in tool-call arguments; deeper (degenerate repetition, circular dict actions) is a
+malformed call — it would exhaust the interpreter's recursion limit in validation, canonicalisation or JSON."""
+_MAX_NODES = 200_000
+JSON_ERRORS = (json.JSONDecodeError, ValueError, RecursionError)
+"""What parsing model-written JSON may raise (RecursionError: nesting deeper than the decoder's stack)."""
+
+
+def nesting_problem(value: Any, limit: int = MAX_NESTING) -> str | None:
+    """Why ``value`` cannot be a tool call's arguments (too deep, circular, too large), or None. Iterative."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
+    while stack:  # depth first: a circular structure runs into the depth limit at once
+        node, depth = stack.pop()
+        seen += 1
+        if depth > limit:
+            return f"arguments nest deeper than {limit} levels (or are circular)"
+        if seen > _MAX_NODES:
+            return f"arguments have more than {_MAX_NODES} values"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
+    return None
+
+
+def safe_dumps(value: Any, limit: int = 4000) -> str:
+    """JSON text of ``value`` for the record, or a bounded repr when it cannot be serialised (never raises)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError, OverflowError):
+        return safe_text(value, limit)
+
+
+def safe_text(value: Any, limit: int = 4000) -> str:
+    """``str(value)`` bounded, or a placeholder when even that fails (deeply nested containers)."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except (RecursionError, ValueError, TypeError):
+        text = f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _call_from_obj(obj: Any, call_id: str, raw: str) -> ToolCall:
     if not isinstance(obj, dict):
         return ToolCall(call_id, "", None, raw, "tool call must be a JSON object with 'name' and 'arguments'")
@@ -115,12 +158,18 @@ def _call_from_obj(obj: Any, call_id: str, raw: str) -> ToolCall:
     args = fn.get("arguments", fn.get("parameters", {}))
     if not isinstance(name, str) or not name:
         return ToolCall(call_id, "", None, raw, "tool call has no 'name' string")
-    raw_args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-    if isinstance(args, str):
+    as_text = isinstance(args, str)
+    raw_args = args if as_text else ""
+    if as_text:
         try:
-            args = repair_json(args) if args.strip() else {}
-        except (json.JSONDecodeError, ValueError) as e:
-            return ToolCall(call_id, name, None, raw_args, f"arguments are not valid JSON: {e}")
+            args = repair_json(raw_args) if raw_args.strip() else {}
+        except JSON_ERRORS as e:
+            return ToolCall(call_id, name, None, raw_args, f"arguments are not valid JSON: {safe_text(e, 300)}")
+    problem = nesting_problem(args)
+    if problem is not None:
+        return ToolCall(call_id, name, None, raw_args if as_text else safe_text(args), problem)
+    if not as_text:
+        raw_args = safe_dumps(args)
     if not isinstance(args, dict):
         return ToolCall(call_id, name, None, raw_args, "arguments must be a JSON object")
     return ToolCall(call_id, name, args, raw_args)
@@ -139,9 +188,10 @@ def parse_text(text: str, id_prefix: str = "call") -> ParsedAction:
         call_id = f"{id_prefix}_{i}"
         try:
             obj = repair_json(body)
-        except (json.JSONDecodeError, ValueError) as e:
+        except JSON_ERRORS as e:
             nm = _NAME_RE.search(body)
-            calls.append(ToolCall(call_id, nm.group(1) if nm else "", None, body, f"malformed tool call JSON: {e}"))
+            why = f"malformed tool call JSON: {safe_text(e, 300)}"
+            calls.append(ToolCall(call_id, nm.group(1) if nm else "", None, body, why))
             continue
         calls.append(_call_from_obj(obj, call_id, body))
     if calls:  # drop the executed blocks, keep reasoning (and any calls written inside it) verbatim
@@ -156,14 +206,14 @@ def parse_message(msg: dict[str, Any], id_prefix: str = "call") -> ParsedAction:
     """Parse an OpenAI-format assistant message dict; ``tool_calls`` may be absent."""
     content = msg.get("content") or ""
     if not isinstance(content, str):
-        content = json.dumps(content, ensure_ascii=False)
+        content = safe_dumps(content)
     calls: list[ToolCall] = []
     raw_calls = msg.get("tool_calls") or []
     if not isinstance(raw_calls, list):
         raw_calls = [raw_calls]
     for i, tc in enumerate(raw_calls):
         call_id = tc.get("id") if isinstance(tc, dict) and isinstance(tc.get("id"), str) else f"{id_prefix}_{i}"
-        calls.append(_call_from_obj(tc, call_id, json.dumps(tc, ensure_ascii=False, default=str)))
+        calls.append(_call_from_obj(tc, call_id, safe_dumps(tc)))
     if not calls and "<tool_call>" in content:
         return parse_text(content, id_prefix)
     return ParsedAction(content=content, tool_calls=calls)

@@ -23,6 +23,7 @@ ErrorKind = Literal[
     "user_error",           # the user side failed or produced nothing
     "judge_error",          # the LLM judge raised
     "evaluator_error",      # an end-of-episode evaluator (a benchmark's official checker) raised
+    "task_error",           # the task itself is faulty (e.g. a tool schema with an unresolvable $ref)
     "episode_finished",     # step() after the episode ended
 ]
 """The closed set of error kinds an episode can record."""

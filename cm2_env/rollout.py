@@ -3,21 +3,32 @@
 Each episode has a stable key ``{task_id}#{slot}.{rollout}``; rollouts of one slot form a GRPO group and share
 the group key (which the tool simulator's memo uses). Records are appended and flushed one line at a time,
 so a killed run loses at most the episodes in flight; rerunning the same command skips the keys already
-written and finishes the rest (a torn last line is dropped).
+written and finishes the rest (a torn last line is dropped; unreadable middle lines are moved to
+``FILE.corrupt``). One writer per file: ``FILE.lock`` beside it is held (``flock``) while a run writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no inter-process lock
+    fcntl = None  # type: ignore[assignment]
 
 from .llm.usage import UsageMeter, track_usage
 from .tasks.models import Task
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,37 +61,145 @@ class RunMismatchError(ValueError):
     """The output file holds episodes of a different run configuration."""
 
 
-def read_done_keys(path: Path, run_id: str | None = None) -> set[str]:
-    """Keys already recorded in ``path``; truncates a torn trailing line left by a killed writer.
+class OutputLockedError(RuntimeError):
+    """Another process is writing the same output file."""
 
-    With ``run_id``, records of another run (other agent, seed, env arguments) are an error: resuming into
-    them would silently mix two experiments.
+
+def lock_path_of(path: str | os.PathLike) -> Path:
+    """The lock file of an output file: ``FILE.lock`` beside it."""
+    p = Path(path)
+    return p.with_name(p.name + ".lock")
+
+
+# lock file (resolved) -> [fd, depth, owning thread]; the lock is re-entrant within one thread of one process
+_HELD: dict[str, list[Any]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def lock_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive lock on ``path`` (``fcntl.flock`` on ``FILE.lock``) for the ``with`` block.
+
+    A second process (or thread) asking for the same file gets :class:`OutputLockedError` at once. The OS
+    releases the lock when the holder exits or is killed (even ``kill -9``), so a stale lock file is harmless:
+    it is left in place (unlinking it would let two processes lock two different inodes).
     """
+    lock = lock_path_of(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    key = str(lock.resolve())
+    me = threading.get_ident()
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            if held[2] != me:
+                raise OutputLockedError(f"{path} is being written by another thread of this process")
+            held[1] += 1
+        else:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = ""
+                for _ in range(20):  # the holder may have locked but not yet written its pid
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                    if holder:
+                        break
+                    time.sleep(0.01)
+                os.close(fd)
+                who = f" (pid {holder})" if holder.isdigit() else ""
+                raise OutputLockedError(
+                    f"{path} is being written by another run{who}; wait for it to finish or use another "
+                    f"--out file (lock: {lock})") from None
+            pid = f"{os.getpid()}\n".encode()
+            os.pwrite(fd, pid, 0)  # informational (who holds it); never empty once written
+            os.ftruncate(fd, len(pid))
+            _HELD[key] = [fd, 1, me]
+    try:
+        yield lock
+    finally:
+        with _HELD_GUARD:
+            held = _HELD[key]
+            held[1] -= 1
+            if held[1] == 0:
+                del _HELD[key]
+                os.close(held[0])  # releases the flock
+
+
+def corrupt_path_of(path: str | os.PathLike) -> Path:
+    """Where unreadable middle lines of an output file are moved: ``FILE.corrupt``."""
+    p = Path(path)
+    return p.with_name(p.name + ".corrupt")
+
+
+def _key_of(line: bytes) -> tuple[str, dict[str, Any]] | None:
+    """The episode key and record of one JSONL line, or None when the line is not a readable record."""
+    try:
+        rec = json.loads(line)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("episode_key"), str):
+        return None
+    return rec["episode_key"], rec
+
+
+def read_done_keys(path: Path, run_id: str | None = None) -> set[str]:
+    """Keys already recorded in ``path``, repairing the file for appending.
+
+    A torn last line (no trailing newline, or unparseable: a killed writer) is cut off. Unreadable lines
+    before it are not the tail of a crash: they are appended to ``FILE.corrupt`` (with a warning) and removed
+    from the file, and the good records after them are kept. With ``run_id``, records of another run (other
+    agent, seed, env arguments) are an error, raised before anything is changed: resuming into them would
+    silently mix two experiments.
+    """
+    path = Path(path)
     if not path.exists():
         return set()
+    data = path.read_bytes()
+    lines = data.splitlines(keepends=True)
     keys: set[str] = set()
-    good_end = 0
-    with path.open("rb") as f:
-        data = f.read()
-    pos = 0
-    for line in data.splitlines(keepends=True):
-        pos += len(line)
-        if not line.endswith(b"\n"):
+    kept: list[bytes] = []
+    corrupt: list[bytes] = []
+    torn = b""
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1
+        if last and not line.endswith(b"\n"):
+            torn = line
             break
-        try:
-            rec = json.loads(line)
-            keys.add(rec["episode_key"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            break
+        if not line.strip():
+            continue
+        got = _key_of(line)
+        if got is None:
+            if last:
+                torn = line
+            else:
+                corrupt.append(line)
+            continue
+        key, rec = got
         if run_id is not None and rec.get("run_id") not in (None, run_id):
             raise RunMismatchError(
                 f"{path} holds episodes of another run (run_id {rec.get('run_id')}, this run is {run_id}): "
                 "use a new --out file, or the same arguments to resume"
             )
-        good_end = pos
-    if good_end != len(data):
+        keys.add(key)
+        kept.append(line)
+    if corrupt:
+        aside = corrupt_path_of(path)
+        with aside.open("ab") as f:  # first set the bad lines aside, then drop them: nothing is lost
+            f.writelines(c if c.endswith(b"\n") else c + b"\n" for c in corrupt)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as f:
+            f.writelines(kept)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        log.warning("%s: moved %d unreadable line(s) to %s; kept the %d readable record(s)",
+                    path, len(corrupt), aside, len(kept))
+    elif torn:
         with path.open("r+b") as f:
-            f.truncate(good_end)
+            f.truncate(len(data) - len(torn))
     return keys
 
 
@@ -148,19 +267,27 @@ class EpisodeRecord:
 _NULLABLE = ("score", "domain", "end_reason", "agent_error", "run_id")
 
 
-def read_records(path: str | os.PathLike) -> list[EpisodeRecord]:
-    """The records of a run file (a torn or unreadable line ends the read, as on resume)."""
+def read_records(path: str | os.PathLike, dedupe: bool = True) -> list[EpisodeRecord]:
+    """The records of a run file, one per episode key (the last one wins) unless ``dedupe=False``.
+
+    Unreadable lines (a torn tail, garbage in the middle) are skipped with a warning; the rest is read.
+    """
     p = Path(path)
     if not p.exists():
         return []
-    out = []
-    for line in p.read_text(encoding="utf-8").splitlines():
+    out: list[EpisodeRecord] = []
+    bad = 0
+    for line in p.read_bytes().splitlines():
         if not line.strip():
             continue
         try:
             out.append(EpisodeRecord.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, TypeError):
-            break
+        except (ValueError, TypeError, KeyError, AttributeError):
+            bad += 1
+    if bad:
+        log.warning("%s: skipped %d unreadable line(s)", p, bad)
+    if dedupe:
+        out = list({r.episode_key: r for r in out}.values())
     return out
 
 
@@ -240,9 +367,26 @@ async def run_rollouts(
     """Run the episodes not yet in ``out_path``; returns the records written by this call.
 
     ``run_id`` (a fingerprint of the run's configuration) is stored in every record and checked on resume.
+    The output is locked (:func:`lock_output`) for the whole call: a second writer gets
+    :class:`OutputLockedError` instead of duplicating episodes.
     """
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_output(path):  # re-entrant: a caller (RunJob) may already hold it across its resume scan
+        return await _run_rollouts_locked(make_env, make_agent, specs, path, concurrency, on_record, max_steps,
+                                          run_id)
+
+
+async def _run_rollouts_locked(
+    make_env: Callable[[], Any],
+    make_agent: Callable[[], Any],
+    specs: Iterable[EpisodeSpec],
+    path: Path,
+    concurrency: int,
+    on_record: Callable[[EpisodeRecord], None] | None,
+    max_steps: int,
+    run_id: str | None,
+) -> list[EpisodeRecord]:
     done = read_done_keys(path, run_id)
     # longest first (stable): with C slots, the run ends when the last long episode does, so start those early
     todo = sorted((s for s in specs if s.key not in done), key=lambda s: -s.cost)
@@ -250,7 +394,9 @@ async def run_rollouts(
     for _ in range(max(1, min(concurrency, len(todo)))):
         envs.put_nowait(make_env())
     written: list[EpisodeRecord] = []
-    fh = path.open("a", encoding="utf-8")
+    # backslashreplace: a lone surrogate in model output is written as its JSON escape (\udXXX), so the line
+    # stays valid JSON and reads back to the same string instead of failing the whole write
+    fh = path.open("a", encoding="utf-8", errors="backslashreplace")
 
     async def one(spec: EpisodeSpec) -> None:
         env = await envs.get()

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import parse_kv
-from .rollout import EpisodeRecord, EpisodeSpec, RunMismatchError, plan_episodes, read_done_keys, read_records, run_rollouts
+from .rollout import (EpisodeRecord, EpisodeSpec, OutputLockedError, RunMismatchError, lock_output, plan_episodes,
+                      read_done_keys, read_records, run_rollouts)
 
 
 @dataclass
@@ -33,8 +34,21 @@ class RunResult:
     """Why the job did not run (e.g. the output file belongs to another run)."""
 
     @property
+    def failed(self) -> list[EpisodeRecord]:
+        """Records of episodes that did not run to a verdict: the env or the agent raised."""
+        return [r for r in self.records if r.end_reason in FAILED_END_REASONS]
+
+    @property
+    def all_failed(self) -> bool:
+        """Every recorded episode is an ``env_error``/``agent_error``: nothing was evaluated."""
+        return bool(self.records) and len(self.failed) == len(self.records)
+
+    @property
     def ok(self) -> bool:
-        return self.error is None and self.missing == 0
+        return self.error is None and self.missing == 0 and not self.all_failed
+
+
+FAILED_END_REASONS = ("env_error", "agent_error")
 
 
 @dataclass
@@ -68,41 +82,60 @@ class RunJob:
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def run(self) -> RunResult:
+        """Build the env and one agent (a build error is ``RunResult.error``, nothing written), then lock the
+        output, resume and run the missing episodes; a second writer of the same file is refused."""
         import cm2_env
         from agents import AGENTS
         from cm2_env.envs import with_shared_backends
 
-        shared = with_shared_backends(self.env_id, **self.env_kwargs)
+        try:
+            shared = with_shared_backends(self.env_id, **self.env_kwargs)
+            first_env = cm2_env.make(self.env_id, **shared)
+        except Exception as e:
+            return RunResult([], 0, f"cannot build env {self.env_id}: {_one_line(e)}")
+        spare = [first_env]
 
         def make_env() -> Any:
-            return cm2_env.make(self.env_id, **shared)
+            return spare.pop() if spare else cm2_env.make(self.env_id, **shared)
 
-        tasks = make_env().tasks
+        tasks = first_env.tasks
         if self.task_ids is not None:
             wanted = set(self.task_ids)
             tasks = [t for t in tasks if t.id in wanted]
         specs = plan_episodes(tasks, self.episodes, self.group_size, self.seed)
-        factory = AGENTS.get(self.agent)
+        try:  # a mistyped --agent-arg must fail here, not as one agent_error record per episode
+            factory = AGENTS.get(self.agent)
+            factory(**self.agent_kwargs)
+        except Exception as e:
+            return RunResult([], len(specs), f"cannot build agent {self.agent!r} with {self.agent_kwargs}: "
+                                             f"{_one_line(e)}")
         run_id = self.fingerprint()
         try:
-            already = len(read_done_keys(self.out, run_id) & {s.key for s in specs})
-        except RunMismatchError as e:
+            with lock_output(self.out):  # held across the resume scan, the run and the read-back
+                return self._run_locked(specs, make_env, factory, run_id)
+        except (RunMismatchError, OutputLockedError) as e:
             return RunResult([], len(specs), str(e))
+
+    def _run_locked(self, specs: list[EpisodeSpec], make_env: Any, factory: Any, run_id: str) -> RunResult:
+        already = len(read_done_keys(self.out, run_id) & {s.key for s in specs})
         progress = _Progress(len(specs), already, self.label or self.agent, self.quiet)
         try:
             asyncio.run(run_rollouts(make_env, lambda: factory(**self.agent_kwargs), specs, self.out,
                                      self.concurrency, progress.update, run_id=run_id))
-        except RunMismatchError as e:
-            return RunResult([], len(specs), str(e))
         finally:
             progress.close()
         return collect(self.out, specs)
 
 
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 def collect(out: Path, specs: list[EpisodeSpec]) -> RunResult:
     """The file's records of ``specs`` (the last one per key) and how many are missing."""
     keys = {s.key for s in specs}
-    records = list({r.episode_key: r for r in read_records(out) if r.episode_key in keys}.values())
+    records = [r for r in read_records(out) if r.episode_key in keys]  # read_records keeps the last per key
     return RunResult(records, len(keys) - len(records))
 
 
@@ -132,6 +165,7 @@ class _Progress:
 
 def summary_table(records: list[EpisodeRecord]) -> str:
     """Per-domain episodes, mean score and verdict counts, with an ALL row."""
+    records = list({r.episode_key: r for r in records}.values())  # one per episode (the last) even if handed dups
     by_domain: dict[str, list[EpisodeRecord]] = defaultdict(list)
     for r in records:
         by_domain[r.domain or "?"].append(r)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need into fresh virtual environments and run the whole test suite.
-#   main env  (.venv-test):  torch==2.13.0 (CPU) first, then cm2-env with the dev, hf and train extras (verl)
+#   main env  (.venv-test):  torch==2.13.0 (CPU) first, then cm2-env with the dev, hf, train (verl,
+#                            TransferQueue) and viz (matplotlib) extras, torch held by a constraint
 #   BFCL env  (.venv-bfcl):  bfcl-eval pins numpy==1.26.4, so it cannot share the main env (see README)
 # Usage: bash scripts/test.sh   (VENV=..., BFCL_VENV=... to choose the locations; KEEP_VENV=1 to reuse)
 set -euo pipefail
@@ -20,7 +21,7 @@ fresh_venv() {
 echo "== main environment: $VENV"
 fresh_venv "$VENV"
 "$VENV/bin/pip" install -q torch==2.13.0
-"$VENV/bin/pip" install -q -e '.[dev,hf,train]'
+"$VENV/bin/pip" install -q -e '.[dev,hf,train,viz]' -c <(echo torch==2.13.0)
 "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 
 status=0

@@ -156,3 +156,86 @@ def test_env_arg_parsing():
         "a": 1, "b": True, "c": {"x": [1]}, "d": "plain text", "e": "a=b"}
     with pytest.raises(SystemExit):
         parse_kv(["novalue"])
+
+
+def test_two_concurrent_runs_on_one_output_exactly_one_proceeds(tmp_path):
+    """Two `cm2 run` started together on one --out: one runs, the other is refused (exit 2, writes nothing)."""
+    out = tmp_path / "race.jsonl"
+    # long enough that the winner is still running when the loser reaches the lock; killed once decided
+    cmd = CLI + ["run", "--agent", "perturbed", "--episodes", "20000", "--concurrency", "2", "--out", str(out), "-q"]
+    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+            time.sleep(0.02)
+        done = [p for p in procs if p.poll() is not None]
+        assert len(done) == 1, "neither run was refused"
+        loser, winner = done[0], next(p for p in procs if p is not done[0])
+        _, err = loser.communicate(timeout=30)
+        assert loser.returncode == 2, err
+        assert "being written by another run" in err and f"pid {winner.pid}" in err
+        assert winner.poll() is None  # the other one is still running
+        while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 20):
+            time.sleep(0.02)  # let the winner record some episodes before it is killed
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+            p.communicate(timeout=30)
+    keys = [json.loads(x)["episode_key"] for x in out.read_text().splitlines()[:-1]]
+    assert keys and len(keys) == len(set(keys))
+    from cm2_env.rollout import lock_output
+
+    with lock_output(out):  # kill -9 released the winner's lock
+        pass
+
+
+def test_mistyped_agent_arg_fails_before_recording_and_the_fix_runs(tmp_path):
+    out = tmp_path / "typo.jsonl"
+    base = CLI + ["run", "--agent", "perturbed", "--tasks", "banking-00*", "--out", str(out), "-q"]
+    r = subprocess.run(base + ["--agent-arg", "fault_rat=0.3"], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "cannot build agent 'perturbed'" in r.stderr
+    assert "fault_rat" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists() and not (tmp_path / "typo.jsonl.lock").exists()
+    r = subprocess.run(base + ["--agent-arg", "fault_rate=0.3"], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr  # not refused as "another run"
+
+
+class _CrashingAgent:
+    def __init__(self, **kwargs):
+        pass
+
+    def reset(self, task, seed=None):
+        pass
+
+    async def act(self, observation, info):
+        raise ConnectionError("policy server unreachable")
+
+
+def test_run_where_every_episode_errored_exits_1(tmp_path, monkeypatch):
+    from agents import AGENTS
+
+    monkeypatch.setitem(AGENTS._factories, "crashing-cli-test", _CrashingAgent)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["run", "--agent", "crashing-cli-test", "--tasks", "banking-00*", "--out",
+                   str(tmp_path / "f.jsonl"), "-q"])
+    assert rc == 1
+    assert "all" in err.getvalue() and "failed" in err.getvalue() and "policy server unreachable" in err.getvalue()
+
+
+def test_rerun_summary_counts_duplicated_episodes_once(tmp_path):
+    out = tmp_path / "dup.jsonl"
+    args = ["run", "--tasks", "banking-00*", "--out", str(out), "-q"]
+    rc, text = run_main(args)
+    assert rc == 0
+    lines = out.read_text().splitlines()
+    n = len(lines)
+    out.write_text("\n".join(lines + lines[:1]) + "\n")  # a file written by two racing runs before the lock
+    rc, text = run_main(args)
+    all_row = next(x for x in text.splitlines() if x.startswith("ALL"))
+    assert rc == 0 and all_row.split()[1:3] == [str(n), "1.000"] and f"{n} episode(s) recorded" in text

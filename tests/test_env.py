@@ -493,3 +493,33 @@ def test_step_errors_are_typed_kinds():
     _, _, _, _, info = env.step('<tool_call>{"name": "nope", "arguments": {}}</tool_call>')
     assert [e["type"] for e in info["errors"]] == ["unknown_tool"]
     assert info["errors"][0]["tool"] == "nope" and info["tool_results"][0]["source"] == "validation"
+
+
+def test_env_collected_while_another_loop_runs_closes_its_loop_quietly(monkeypatch):
+    import sys
+
+    env = env_()
+    env.reset(options={"task_id": "small"})  # sync API: the env owns a private loop now
+    loop = env._runner._loop
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    async def drop_it():
+        nonlocal env
+        env = None
+        gc.collect()  # the finalizer runs here, inside a running loop
+
+    asyncio.run(drop_it())
+    assert loop.is_closed()
+    assert unraisable == []
+
+
+def test_unresolvable_ref_in_a_tool_schema_is_a_flagged_task_error():
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"x": {"$ref": "#/nowhere"}}}}}]
+    task = Task.model_validate({"id": "bad-ref", "tools": tools, "turns": [{"user": "u"}]})
+    env = ToolTaskEnv(tasks=[task])
+    env.reset()
+    _, _, terminated, _, info = env.step('<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>')
+    assert not terminated and [e["type"] for e in info["errors"]] == ["task_error"]
+    assert "cannot be checked" in info["errors"][0]["message"] and info["tool_results"][0]["error"] == "task_error"

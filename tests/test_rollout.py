@@ -1,4 +1,5 @@
-"""Rollout engine: episode planning, JSONL records, resume after a crash, torn-line repair, failures as records."""
+"""Rollout engine: episode planning, JSONL records, resume after a crash, torn-line repair, corrupt lines set
+aside, failures as records."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import cm2_env
 from agents.perturbed import PerturbedAgent
 from agents.reference import ReferenceAgent
-from cm2_env.rollout import EpisodeSpec, plan_episodes, read_done_keys, read_records, run_episode, run_rollouts
+from cm2_env.rollout import EpisodeRecord, EpisodeSpec, plan_episodes, read_done_keys, read_records, run_episode, run_rollouts
 
 ENV_KW = {"task_selector": "banking-*,travel-*"}
 
@@ -86,9 +87,64 @@ def test_read_done_keys_repairs_a_torn_last_line(tmp_path):
     assert p.read_text() == good  # the torn tail is cut off
     p.write_text(good + json.dumps({"episode_key": "k9"}))  # complete JSON but no newline: also torn
     assert read_done_keys(p) == {"k0", "k1", "k2"} and p.read_text() == good
-    p.write_text(good + "garbage\n" + json.dumps({"episode_key": "k5"}) + "\n")  # corrupt line: stop there
+    p.write_text(good + "garbage\n")  # complete but unparseable LAST line: torn too, cut
     assert read_done_keys(p) == {"k0", "k1", "k2"} and p.read_text() == good
+    assert not (tmp_path / "x.jsonl.corrupt").exists()  # a torn tail is not set aside
+    k5 = json.dumps({"episode_key": "k5"}) + "\n"
+    p.write_text(good + "garbage\n" + k5)  # corrupt MIDDLE line: set aside, the record after it kept
+    assert read_done_keys(p) == {"k0", "k1", "k2", "k5"} and p.read_text() == good + k5
+    assert (tmp_path / "x.jsonl.corrupt").read_text() == "garbage\n"
     assert read_done_keys(tmp_path / "missing.jsonl") == set()
+
+
+def test_garbled_middle_lines_are_moved_aside_not_truncated(tmp_path, caplog):
+    p = tmp_path / "g.jsonl"
+    rec = lambda i: json.dumps({"episode_key": f"k{i}", "x": i}) + "\n"  # noqa: E731
+    bad = ['{"episode_key": "k2", "x": \n', "\x00\x00garbage\n", "[1, 2]\n", '{"no_key": 1}\n']
+    p.write_text(rec(0) + rec(1) + bad[0] + rec(3) + bad[1] + bad[2] + rec(4) + bad[3] + rec(5) + '{"episode_key"')
+    with caplog.at_level("WARNING", logger="cm2_env.rollout"):
+        keys = read_done_keys(p)
+    assert keys == {"k0", "k1", "k3", "k4", "k5"}  # every valid record, also those after the garbage
+    assert p.read_text() == rec(0) + rec(1) + rec(3) + rec(4) + rec(5)  # bad lines and torn tail gone
+    aside = tmp_path / "g.jsonl.corrupt"
+    assert aside.read_text() == "".join(bad)
+    msg = caplog.text
+    assert "4 unreadable line(s)" in msg and str(aside) in msg
+    # appended, not overwritten, on a later repair
+    p.write_text(p.read_text() + "oops\n" + rec(6))
+    assert read_done_keys(p) == {"k0", "k1", "k3", "k4", "k5", "k6"}
+    assert aside.read_text() == "".join(bad) + "oops\n"
+
+
+def test_read_records_skips_unreadable_lines_and_keeps_the_last_per_key(tmp_path, caplog):
+    p = tmp_path / "r.jsonl"
+    spec = plan_episodes(TASKS, 2, 1, 0)
+    a = EpisodeRecord.failed(spec[0], RuntimeError("first try")).to_dict()
+    b = EpisodeRecord.failed(spec[1], RuntimeError("b")).to_dict()
+    a2 = dict(a, agent_error="second try")
+    p.write_text("\n".join([json.dumps(a), "garbage", json.dumps(b), json.dumps(a2), '{"episode_key": "t'])
+                 + "\n")
+    with caplog.at_level("WARNING", logger="cm2_env.rollout"):
+        recs = read_records(p)
+    assert [r.episode_key for r in recs] == [spec[0].key, spec[1].key]  # the records after the garbage too
+    assert recs[0].agent_error == "second try"  # last wins
+    assert "2 unreadable line(s)" in caplog.text and str(p) in caplog.text
+    assert len(read_records(p, dedupe=False)) == 3
+
+
+def test_resume_after_garbled_middle_line_reruns_only_that_episode(tmp_path):
+    out = tmp_path / "m.jsonl"
+    specs = plan_episodes(TASKS, 6, 1, 0)
+    asyncio.run(run_rollouts(make_env, ReferenceAgent, specs, out))
+    lines = out.read_text().splitlines(keepends=True)
+    garbled_key = json.loads(lines[1])["episode_key"]
+    lines[1] = lines[1][:30] + "\n"  # a garbled middle record
+    out.write_text("".join(lines))
+    again = asyncio.run(run_rollouts(make_env, ReferenceAgent, specs, out))
+    assert [r.episode_key for r in again] == [garbled_key]  # the 4 good records after it were kept
+    keys = [json.loads(x)["episode_key"] for x in out.read_text().splitlines()]
+    assert sorted(keys) == sorted(s.key for s in specs)
+    assert (tmp_path / "m.jsonl.corrupt").read_text() == lines[1]
 
 
 def test_resume_after_torn_line_gives_complete_file(tmp_path):
@@ -143,3 +199,18 @@ def test_max_steps_guard(tmp_path):
     env = cm2_env.make("cm2/ToolTask-v0", max_steps_per_turn=10_000, **ENV_KW)
     rec = asyncio.run(run_episode(env, _LoopingAgent(), spec, max_steps=7))
     assert rec.steps == 7 and "exceeded" in rec.agent_error
+
+
+class _SurrogateAgent(ReferenceAgent):
+    async def act(self, observation, info):
+        return "broken \ud800 text \udfff"
+
+
+def test_lone_surrogates_in_model_output_are_recorded_and_read_back(tmp_path):
+    out = tmp_path / "s.jsonl"
+    specs = plan_episodes(TASKS, 1, 1, 0)
+    asyncio.run(run_rollouts(make_env, _SurrogateAgent, specs, out))
+    [rec] = read_records(out)
+    assistant = [m["content"] for m in rec.messages if m["role"] == "assistant"]
+    assert assistant and "\ud800" in assistant[0]
+    assert read_done_keys(out) == {specs[0].key}

@@ -11,6 +11,7 @@ from ..tasks.models import ChecklistItem
 from ..types import Verdict
 from .base import TurnJudgeRequest
 from .checks import CHECKS, CheckContext
+from .checks.matching import CheckTimeout, check_budget
 
 NO_JUDGE = "no programmatic check and no LLM judge"
 
@@ -21,7 +22,10 @@ def decide(item: ChecklistItem, ctx: CheckContext) -> Verdict:
         return Verdict(item.id, "unjudged", None, NO_JUDGE, "none")
     try:
         check_type = CHECKS.get(item.check.type)
-        passed, step, why = check_type.decide(item.check, ctx)
+        with check_budget():
+            passed, step, why = check_type.decide(item.check, ctx)
+    except CheckTimeout as e:
+        return Verdict(item.id, "error", None, f"check timed out: {e}", "rule")
     except Exception as e:  # errors are data: the item is reported, the episode goes on
         return Verdict(item.id, "error", None, f"check failed to run: {type(e).__name__}: {e}", "rule")
     return Verdict(item.id, "passed" if passed else "failed", step, why, "rule")

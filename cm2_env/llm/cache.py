@@ -20,7 +20,7 @@ from typing import Any
 def canonical_key(request: dict[str, Any]) -> str:
     """sha256 of the request as canonical JSON (sorted keys, no whitespace)."""
     blob = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
 class ResponseCache:
@@ -59,7 +59,7 @@ class ResponseCache:
         try:
             self._conn().execute(
                 "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
-                (key, json.dumps(value, ensure_ascii=False), time.time()),
+                (key, json.dumps(value), time.time()),  # ASCII: sqlite cannot store lone surrogates
             )
         except sqlite3.Error:
             pass

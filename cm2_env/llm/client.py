@@ -2,8 +2,9 @@
 
 What it adds to the SDK:
 
-- retries with exponential backoff + jitter on timeouts, 429 (honouring ``Retry-After``), 5xx and connection
-  errors (the SDK's own retries are off so that the policy lives in one place);
+- retries with exponential backoff + jitter on timeouts, 429 (honouring ``Retry-After``), 5xx, connection
+  errors and 200 replies that are not a chat completion (the SDK's own retries are off so that the policy lives
+  in one place); each attempt is capped at ``timeout`` seconds in all, connecting at ``connect_timeout``;
 - least-outstanding-requests balancing over several endpoints of a role, and a per-role concurrency limit;
 - structured JSON output: ``response_format`` json_schema where the server accepts it, otherwise JSON
   extraction + jsonschema validation, with a bounded re-ask that tells the model what was wrong;
@@ -26,6 +27,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import openai
 
 from ..config import to_plain
@@ -40,7 +42,9 @@ log = logging.getLogger("cm2_env.llm")
 class LLMError(Exception):
     """A request that did not produce a usable answer.
 
-    ``kind``: timeout, rate_limited, server_error, connection, bad_request, invalid_output, config.
+    ``kind``: timeout, rate_limited, server_error, connection, malformed_response (a 200 whose body is not a
+    chat completion: not JSON, no ``choices[0].message``, ``content`` not a string...), bad_request,
+    invalid_output (a completion whose text is not valid JSON for the schema after re-asks), config.
     """
 
     def __init__(self, kind: str, message: str, *, attempts: int = 0, last_text: str | None = None):
@@ -67,6 +71,8 @@ class LLMResponse:
     endpoint: str = ""
     finish_reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    usage_error: str | None = None
+    """Why the server's ``usage`` block was unusable (its tokens then count as 0); None when it was fine."""
 
 
 @dataclass
@@ -83,15 +89,115 @@ class _Failed:
     """An attempt that failed in a way worth retrying."""
 
     kind: str
-    """timeout, rate_limited, server_error or connection (see LLMError)."""
+    """timeout, rate_limited, server_error, connection or malformed_response (see LLMError)."""
     exc: Exception
     retry_after: float | None = None
     """The server's Retry-After, in seconds."""
 
 
-_ATTEMPT_ERRORS = (openai.APIConnectionError, openai.APIStatusError, openai.APIResponseValidationError, ValueError)
-"""What one attempt may raise that :meth:`LLMClient._classify` turns into an outcome (a timeout is a connection
-error; a JSONDecodeError a ValueError)."""
+class MalformedResponse(ValueError):
+    """A 200 reply that is not a usable chat completion (see :func:`parse_completion`)."""
+
+
+@dataclass
+class Completion:
+    """The parts of a chat completion the client uses, checked for shape."""
+
+    text: str
+    finish_reason: str | None
+    tool_calls: list[Any] | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    usage_error: str | None = None
+
+
+def parse_completion(resp: Any) -> Completion:
+    """Check the shape of a decoded chat completion body.
+
+    Raises :class:`MalformedResponse` when there is no usable message: the body is not an object, ``choices``
+    is not a non-empty list of objects, ``choices[0].message`` is not an object, ``content`` is neither a
+    string nor null, ``tool_calls`` neither a list nor null. ``content: null`` (e.g. only tool calls, or a
+    reply cut at the token limit) is the text "". A ``usage`` block that is present but unusable (not an
+    object, token counts that are not non-negative integers, more cached than prompt tokens) does not fail
+    the call: its tokens count as 0 and ``usage_error`` says why. A missing ``usage`` counts 0, unflagged.
+    """
+    if not isinstance(resp, dict):
+        raise MalformedResponse(f"the body is a JSON {_json_type(resp)}, not a chat completion object")
+    choices = resp.get("choices")
+    if not isinstance(choices, list) or not choices:
+        err = resp.get("error")
+        detail = f" (error: {str(err.get('message') if isinstance(err, dict) else err)[:200]})" if err else ""
+        what = "empty" if isinstance(choices, list) else "missing" if choices is None else f"a {_json_type(choices)}"
+        raise MalformedResponse(f"choices is {what}, not a non-empty list{detail}")
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise MalformedResponse(f"choices[0] is a {_json_type(choice)}, not an object")
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        what = "missing" if message is None else f"a {_json_type(message)}"
+        raise MalformedResponse(f"choices[0].message is {what}, not an object")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise MalformedResponse(f"choices[0].message.content is a {_json_type(content)}, not a string")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None and not isinstance(tool_calls, list):
+        raise MalformedResponse(f"choices[0].message.tool_calls is a {_json_type(tool_calls)}, not a list")
+    finish = choice.get("finish_reason")
+    out = Completion(text=content or "", finish_reason=finish if isinstance(finish, str) else None,
+                     tool_calls=tool_calls or None)
+    usage = resp.get("usage")
+    if usage is not None:
+        try:
+            out.prompt_tokens, out.completion_tokens, out.cached_prompt_tokens = _usage_tokens(usage)
+        except MalformedResponse as e:
+            out.usage_error = str(e)
+    return out
+
+
+def _usage_tokens(usage: Any) -> tuple[int, int, int]:
+    """(prompt, completion, cached prompt) tokens of a ``usage`` block; MalformedResponse when unusable."""
+    if not isinstance(usage, dict):
+        raise MalformedResponse(f"usage is a {_json_type(usage)}, not an object")
+    details = usage.get("prompt_tokens_details")
+    if details is not None and not isinstance(details, dict):
+        raise MalformedResponse(f"usage.prompt_tokens_details is a {_json_type(details)}, not an object")
+    pt = _token_count(usage, "prompt_tokens")
+    ct = _token_count(usage, "completion_tokens")
+    cached = _token_count(details or {}, "cached_tokens", "usage.prompt_tokens_details.")
+    if cached > pt:
+        raise MalformedResponse(f"usage reports {cached} cached of {pt} prompt tokens")
+    return pt, ct, cached
+
+
+def _token_count(block: dict[str, Any], name: str, where: str = "usage.") -> int:
+    value = block.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedResponse(f"{where}{name} is {json.dumps(value)[:40]}, not a non-negative integer")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), type(value).__name__)
+
+
+_ATTEMPT_ERRORS = (openai.APIConnectionError, openai.APIStatusError, openai.APIResponseValidationError, ValueError,
+                   TimeoutError)
+"""What one attempt may raise that :meth:`LLMClient._classify` turns into an outcome (an SDK timeout is a
+connection error; the per-attempt cap a TimeoutError; a body of the wrong shape a MalformedResponse)."""
+
+
+def _http_timeout(cfg: LLMConfig) -> httpx.Timeout:
+    """The SDK/transport timeout: ``connect_timeout`` to connect, ``timeout`` for each other phase (the
+    attempt as a whole is capped at ``timeout`` too, see :meth:`LLMClient._post`)."""
+    return httpx.Timeout(cfg.timeout, connect=min(cfg.connect_timeout or cfg.timeout, cfg.timeout))
 
 
 class _LoopState:
@@ -105,8 +211,8 @@ class _LoopState:
     def __init__(self, cfg: LLMConfig, endpoints: list[_EndpointState]):
         self.semaphore = asyncio.Semaphore(cfg.max_concurrency)
         self.clients = [
-            openai.AsyncOpenAI(base_url=e.endpoint.base_url, api_key=e.api_key, max_retries=0, timeout=cfg.timeout,
-                               **_http_client_kwargs(cfg))
+            openai.AsyncOpenAI(base_url=e.endpoint.base_url, api_key=e.api_key, max_retries=0,
+                               timeout=_http_timeout(cfg), **_http_client_kwargs(cfg))
             for e in endpoints
         ]
         self._closer = self._close_on_shutdown()
@@ -141,7 +247,7 @@ def _http_client_kwargs(cfg: LLMConfig) -> dict[str, Any]:
 
     n = max(cfg.max_concurrency, 16)
     limits = type(DEFAULT_CONNECTION_LIMITS)(max_connections=n, max_keepalive_connections=n)
-    return {"http_client": openai.DefaultAioHttpClient(timeout=cfg.timeout, limits=limits)}
+    return {"http_client": openai.DefaultAioHttpClient(timeout=_http_timeout(cfg), limits=limits)}
 
 
 def _refused(exc: BaseException) -> bool:
@@ -282,14 +388,14 @@ class LLMClient:
         kwargs, rf = self._attempt_fields(ep, body, response_format)
         ep.outstanding += 1
         try:
-            resp = await self._post(state, idx, messages, kwargs)
+            completion = parse_completion(await self._post(state, idx, messages, kwargs))
         except _ATTEMPT_ERRORS as e:
             return self._classify(e, ep, rf, meter, attempts)
         finally:
             ep.outstanding -= 1
         if rf is not None and rf.get("type") == "json_schema":
             ep.schema_supported = True
-        return self._response(resp, ep, meter)
+        return self._response(completion, ep, meter)
 
     def _attempt_fields(self, ep: _EndpointState, body: dict[str, Any],
                         response_format: dict | None) -> tuple[dict[str, Any], dict | None]:
@@ -307,24 +413,28 @@ class LLMClient:
         return kwargs, rf
 
     async def _post(self, state: _LoopState, idx: int, messages: list[dict[str, Any]],
-                    kwargs: dict[str, Any]) -> dict[str, Any]:
-        """POST one chat completion to endpoint ``idx``; the decoded body. Raises the SDK's errors, or
-        ValueError for a body that is not a chat completion."""
+                    kwargs: dict[str, Any]) -> Any:
+        """POST one chat completion to endpoint ``idx``; the decoded JSON body (its shape unchecked). Raises
+        the SDK's errors, TimeoutError past ``timeout`` in all, MalformedResponse for a body that is not JSON."""
         cfg = self.config
         async with state.semaphore:
             # the SDK's documented raw-request path: same transport, errors and retries-off as
             # chat.completions.create, without its per-request TypedDict transform and pydantic
-            # response model, which cost ~3x the CPU (bench/concurrency.py at hundreds in flight)
-            raw = await state.clients[idx].post(
-                "/chat/completions",
-                body={"model": self._endpoints[idx].endpoint.model or cfg.model, "messages": messages, **kwargs},
-                cast_to=str,
-                options={"timeout": cfg.timeout},
-            )
-            resp = json.loads(raw)
-            if not isinstance(resp, dict) or not isinstance(resp.get("choices", []), list):
-                raise ValueError(f"not a chat completion: {raw[:200]!r}")
-        return resp
+            # response model, which cost ~3x the CPU (bench/concurrency.py at hundreds in flight).
+            # The transport's timeouts are per phase (a server trickling bytes never trips the read
+            # timeout); asyncio.timeout caps the whole attempt, so `timeout` is what one attempt can cost.
+            async with asyncio.timeout(cfg.timeout):
+                raw = await state.clients[idx].post(
+                    "/chat/completions",
+                    body={"model": self._endpoints[idx].endpoint.model or cfg.model, "messages": messages,
+                          **kwargs},
+                    cast_to=str,
+                    options={"timeout": _http_timeout(cfg)},
+                )
+        try:
+            return json.loads(raw)
+        except (TypeError, ValueError) as e:
+            raise MalformedResponse(f"the body is not JSON: {str(raw)[:200]!r}") from e
 
     def _classify(self, exc: Exception, ep: _EndpointState, rf: dict | None, meter: UsageMeter | None,
                   attempts: int) -> _Failed | None:
@@ -332,11 +442,18 @@ class LLMClient:
         if isinstance(exc, openai.APITimeoutError):
             # the aiohttp transport reports a refused connection as a connect *timeout*; look at the cause
             return _Failed("connection" if _refused(exc) else "timeout", exc)
+        if isinstance(exc, TimeoutError):  # the per-attempt cap (see _post)
+            return _Failed("timeout", TimeoutError(f"no complete reply within {self.config.timeout:g}s"))
         if isinstance(exc, openai.APIConnectionError):
             return _Failed("connection", exc)
         if isinstance(exc, openai.RateLimitError):
             return _Failed("rate_limited", exc, _retry_after_seconds(exc))
-        if not isinstance(exc, openai.APIStatusError):  # a response body that is not a chat completion
+        if isinstance(exc, (MalformedResponse, openai.APIResponseValidationError)):
+            # a 200 that is not a chat completion: a server fault like a 5xx (retried, then flagged)
+            log.warning("%s: malformed reply from %s: %s", self.role, ep.endpoint.base_url, _short(exc))
+            self._record(meter, malformed=1)
+            return _Failed("malformed_response", exc)
+        if not isinstance(exc, openai.APIStatusError):  # anything else an attempt raised
             return _Failed("server_error", exc)
         if exc.status_code >= 500 or exc.status_code in (408, 409):
             return _Failed("server_error", exc, _retry_after_seconds(exc))
@@ -349,20 +466,18 @@ class LLMClient:
         self._record(meter, failures=1)
         raise LLMError("bad_request", f"HTTP {exc.status_code}: {_short(exc)}", attempts=attempts) from exc
 
-    def _response(self, resp: dict[str, Any], ep: _EndpointState, meter: UsageMeter | None) -> LLMResponse:
-        """The LLMResponse of a decoded chat completion; its usage and cost recorded."""
-        choice = resp["choices"][0] if resp.get("choices") else {}
-        message = choice.get("message") or {}
-        usage = resp.get("usage") or {}
-        pt = int(usage.get("prompt_tokens") or 0)
-        ct = int(usage.get("completion_tokens") or 0)
-        cached_pt = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    def _response(self, c: Completion, ep: _EndpointState, meter: UsageMeter | None) -> LLMResponse:
+        """The LLMResponse of a checked chat completion; its usage and cost recorded."""
+        pt, ct, cached_pt = c.prompt_tokens, c.completion_tokens, c.cached_prompt_tokens
+        if c.usage_error:
+            log.warning("%s: unusable usage from %s (%s); counting its tokens as 0", self.role,
+                        ep.endpoint.base_url, c.usage_error)
+            self._record(meter, malformed_usage=1)
         self._record(meter, calls=1, prompt_tokens=pt, completion_tokens=ct, cached_prompt_tokens=cached_pt,
                      cost=self.config.price.cost(pt, ct, cached_pt))
-        native_calls = message.get("tool_calls")
-        return LLMResponse(text=message.get("content") or "", prompt_tokens=pt, completion_tokens=ct,
-                           endpoint=ep.endpoint.base_url, finish_reason=choice.get("finish_reason"),
-                           meta={"tool_calls": native_calls} if native_calls else {})
+        return LLMResponse(text=c.text, prompt_tokens=pt, completion_tokens=ct, endpoint=ep.endpoint.base_url,
+                           finish_reason=c.finish_reason, meta={"tool_calls": c.tool_calls} if c.tool_calls else {},
+                           usage_error=c.usage_error)
 
     def _sample_request(self, messages: list[dict[str, Any]], schema: Any, sample: int,
                         overrides: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -410,6 +525,7 @@ class LLMClient:
         rf = self._json_response_format(schema, schema_name)
         convo = list(messages)
         total_pt = total_ct = attempts = 0
+        usage_error: str | None = None
         last_text = ""
         last_err = ""
         for ask in range(cfg.reask + 1):
@@ -417,6 +533,7 @@ class LLMClient:
             total_pt += resp.prompt_tokens
             total_ct += resp.completion_tokens
             attempts += resp.attempts
+            usage_error = usage_error or resp.usage_error
             last_text = resp.text
             try:
                 data = parse_json_output(resp.text, schema)
@@ -432,7 +549,7 @@ class LLMClient:
                 self.cache.put(key, {"text": resp.text})
             return LLMResponse(text=resp.text, data=data, prompt_tokens=total_pt, completion_tokens=total_ct,
                                attempts=attempts, reasks=ask, endpoint=resp.endpoint,
-                               finish_reason=resp.finish_reason)
+                               finish_reason=resp.finish_reason, usage_error=usage_error)
         self._record(meter, failures=1)
         raise LLMError("invalid_output", last_err or "invalid JSON", attempts=attempts, last_text=last_text)
 

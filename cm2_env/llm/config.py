@@ -82,8 +82,14 @@ class LLMConfig(BaseModel):
     )
     reask: int = Field(2, ge=0, description="Bounded re-asks when the output is not valid JSON for the schema.")
     # robustness
-    timeout: float = Field(60.0, gt=0, description="Seconds per HTTP request.")
-    retries: int = Field(4, ge=0, description="Retries on timeouts, 429, 5xx and connection errors.")
+    timeout: float = Field(60.0, gt=0, description="Seconds one HTTP attempt may take in all (connect + reply).")
+    connect_timeout: float | None = Field(
+        None, gt=0, description="Seconds to open the connection (None: `timeout`); short, so that an unreachable "
+        "host fails fast while a slow reply still gets `timeout`.",
+    )
+    retries: int = Field(
+        4, ge=0, description="Retries on timeouts, 429, 5xx, connection errors and malformed (non-completion) replies."
+    )
     backoff_base: float = Field(0.5, ge=0, description="First backoff in seconds (doubles per retry).")
     backoff_max: float = Field(30.0, ge=0, description="Upper bound of one backoff sleep.")
     max_retry_after: float = Field(60.0, ge=0, description="Upper bound on an honoured Retry-After header.")
@@ -117,6 +123,16 @@ class LLMConfig(BaseModel):
                 data["role"] = role
             cfg = cls.model_validate(data)
         return cfg
+
+    def worst_case_seconds(self) -> float:
+        """The longest one request can take once it has a concurrency slot, when every attempt fails slowly:
+        ``timeout`` per attempt times ``retries + 1``, plus each backoff at its largest (jitter up to 1.5x, or
+        a ``Retry-After`` up to ``max_retry_after``). JSON re-asks (``reask``) come on top, but only after
+        replies that did arrive; the one-time json_schema downgrade of an endpoint is a quick 4xx, not counted.
+        """
+        backoffs = sum(max(1.5 * min(self.backoff_max, self.backoff_base * 2 ** k), self.max_retry_after)
+                       for k in range(self.retries))
+        return self.timeout * (self.retries + 1) + backoffs
 
     def resolved_endpoints(self) -> list[Endpoint]:
         """The endpoints to balance over (one built from base_url when no list is given)."""

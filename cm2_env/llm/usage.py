@@ -26,7 +26,14 @@ class RoleUsage:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
     retries: int = 0
-    """Retried HTTP attempts (timeouts, 429, 5xx, connection errors)."""
+    """Retried HTTP attempts (timeouts, 429, 5xx, connection errors, malformed replies)."""
+    malformed: int = 0
+    """HTTP attempts answered 200 with a body that is not a chat completion (not JSON, no ``choices[0].message``,
+    ``content`` not a string...): each is retried like a 5xx, and the request fails (``failures``) when none
+    of its attempts gave a usable reply."""
+    malformed_usage: int = 0
+    """Replies kept whose ``usage`` block was unusable (e.g. ``prompt_tokens: "lots"`` or negative): their
+    tokens and cost count as 0."""
     reasks: int = 0
     """Re-asks after output that was not valid JSON for the schema."""
     failures: int = 0

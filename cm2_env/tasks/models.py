@@ -6,9 +6,10 @@ The JSON Schema shipped beside this module (``task.schema.json``) is generated f
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
 
 from ..judge.checks import (  # noqa: F401 - the built-in check models, re-exported for task authors
     CHECKS,
@@ -113,6 +114,30 @@ class Task(_Model):
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form metadata (source, tags, ...).")
 
+    # ---------------------------------------------------------------- task-level validation
+    # (the loader reports the same problems located in the file; these refuse code-built tasks too)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Task":
+        names = {fn.get("name") for t in self.tools if isinstance(t, dict)
+                 for fn in [t.get("function")] if isinstance(fn, dict)}
+        problems = reveal_problems(self.metadata, names)
+        checklists = [("turns", t, "checklist") for t in range(len(self.turns))]
+        for path in checklists:
+            items = self.turns[path[1]].checklist
+            problems += [((*path, *p), m) for p, m in weight_problems([it.weight for it in items])]
+            problems += [((*path, *p), m) for p, m in dependence_cycles([(it.id, it.dependence) for it in items])]
+        for v, variant in enumerate(self.checklist_variants):
+            if len(variant) != len(self.turns):
+                problems.append((("checklist_variants", v), variant_count_message(v, len(variant), len(self.turns))))
+            for t, items in enumerate(variant):
+                path = ("checklist_variants", v, t)
+                problems += [((*path, *p), m) for p, m in weight_problems([it.weight for it in items])]
+                problems += [((*path, *p), m) for p, m in dependence_cycles([(it.id, it.dependence) for it in items])]
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(map(str, p))}: {m}" for p, m in problems[:10]))
+        return self
+
     # ---------------------------------------------------------------- derived views
 
     @property
@@ -144,3 +169,128 @@ class TaskFile(_Model):
     version: int = Field(1, description="Format version.")
     name: str | None = Field(None, description="Suite name.")
     tasks: list[Task] = Field(description="The tasks.")
+
+
+# --------------------------------------------------------------------------- checks shared with the loader
+# Each takes raw values (dicts from a file or model fields) and returns ``(path relative to its input, message)``.
+
+
+def reveal_problems(metadata: Any, tool_names: Iterable[Any]) -> list[tuple[tuple, str]]:
+    """``metadata.tools_available_from_turn`` must map names of the task's tools to non-negative integer turns."""
+    if not isinstance(metadata, dict) or "tools_available_from_turn" not in metadata:
+        return []
+    reveal, key = metadata["tools_available_from_turn"], "tools_available_from_turn"
+    if not isinstance(reveal, dict):
+        return [((key,), f"must be an object {{tool name: first turn}}, got {type(reveal).__name__}")]
+    names = set(tool_names)
+    out: list[tuple[tuple, str]] = []
+    for name, turn in reveal.items():
+        if name not in names:
+            out.append(((key, name), f"unknown tool {name!r}"))
+        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
+            out.append(((key, name), f"the first turn must be a non-negative integer, got {turn!r}"))
+    return out
+
+
+def weight_problems(weights: list[Any]) -> list[tuple[tuple, str]]:
+    """Every numeric weight must be finite (JSON ``1e999`` parses to infinity)."""
+    out = []
+    for i, w in enumerate(weights):
+        if isinstance(w, (int, float)) and not isinstance(w, bool) and not _finite(w):
+            out.append(((i, "weight"), f"weight must be a finite number, got {w!r:.40}"))
+    return out
+
+
+def _finite(x: int | float) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def variant_count_message(variant: int, n_checklists: int, n_turns: int) -> str:
+    return (f"checklist variant {variant} has {n_checklists} turn checklist(s) but the task has {n_turns} "
+            f"turn(s) (one per user message)")
+
+
+def dependence_cycles(items: list[tuple[Any, Any]]) -> list[tuple[tuple, str]]:
+    """Cycles among one turn's items (``(id, dependence)`` pairs): one problem per cycle, at the ``dependence``
+    of its first item. Self-dependence and unknown ids are reported elsewhere and ignored here."""
+    index: dict[Any, int] = {}
+    for i, (iid, _) in enumerate(items):
+        if isinstance(iid, str):
+            index.setdefault(iid, i)
+    edges = [sorted({index[d] for d in deps if isinstance(d, str) and d in index and index[d] != i})
+             if isinstance(deps, list) else [] for i, (_, deps) in enumerate(items)]
+    out: list[tuple[tuple, str]] = []
+    for comp in _strongly_connected(edges):
+        if len(comp) > 1:
+            first = min(comp)
+            cycle = _cycle_through(first, set(comp), edges)
+            shown = " -> ".join(str(items[i][0]) for i in cycle + [first])
+            out.append(((first, "dependence"), f"dependence cycle: {shown}"))
+    return sorted(out)
+
+
+def _strongly_connected(edges: list[list[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative (no recursion limit on long dependence chains)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    comps: list[list[int]] = []
+    counter = 0
+    for root in range(len(edges)):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, k = work.pop()
+            if k == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack.add(v)
+            if k < len(edges[v]):
+                work.append((v, k + 1))
+                w = edges[v][k]
+                if w not in index:
+                    work.append((w, 0))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                comps.append(comp)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return comps
+
+
+def _cycle_through(start: int, comp: set[int], edges: list[list[int]]) -> list[int]:
+    """A path start -> ... that returns to start, inside one strongly connected component (BFS)."""
+    prev: dict[int, int] = {}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in edges[v]:
+                if w not in comp:
+                    continue
+                if w == start:
+                    path = [v]
+                    while path[-1] != start:
+                        path.append(prev[path[-1]])
+                    return path[::-1]
+                if w not in prev:
+                    prev[w] = v
+                    nxt.append(w)
+        frontier = nxt
+    return [start]

@@ -89,8 +89,10 @@ class LLMUserSession:
         try:
             resp = await self.sim.client.chat_json(prompt, REPLY_SCHEMA, schema_name="user_reply",
                                                    sample=0 if self.seed is None else int(self.seed) % 1000)
-        except LLMError as e:
+        except LLMError as e:  # every server fault, malformed replies included (see LLMError.kind)
             return self._fallback(next_turn, f"user_simulator_error: {e.kind}: {e.message[:300]}")
+        except Exception as e:  # anything else (a client bug): still a simulator fault, not the episode's end
+            return self._fallback(next_turn, f"user_simulator_error: internal: {type(e).__name__}: {str(e)[:300]}")
         text = (resp.data.get("message") or "").strip()
         done = bool(resp.data.get("done"))
         if STOP_TOKEN in text:

@@ -8,7 +8,7 @@ import json
 from cm2_env.judge.base import TurnJudgeRequest
 from cm2_env.judge.llm_judge import LLMJudge
 from cm2_test_servers.roles import judge_answer
-from cm2_test_servers.scripted import free_port, last_user_text
+from cm2_test_servers.scripted import Raw, free_port, last_user_text
 from cm2_test_servers.tasks import weather_task
 
 TASK = weather_task()
@@ -103,6 +103,20 @@ async def test_failures_become_error_verdicts(scripted_server):
     assert {x.status for x in v.values()} == {"error"} and "invalid_output" in v["C1"].rationale
     down = await judge(f"http://127.0.0.1:{free_port()}/v1", mode="per_item").judge_turn(req(TURN_GOOD))
     assert {x.status for x in down.values()} == {"error"} and "connection" in down["C2"].rationale
+
+
+async def test_malformed_completion_becomes_error_verdicts(scripted_server):
+    scripted_server.handler = lambda body: Raw({"choices": ["oops"]})
+    for mode in ("batched", "per_item"):
+        v = await judge(scripted_server.url, mode=mode).judge_turn(req(TURN_GOOD))
+        assert {x.status for x in v.values()} == {"error"}
+        assert all(x.rationale.startswith("judge error: malformed_response") for x in v.values())
+    scripted_server.reset()
+    scripted_server.handler = judge_answer
+    scripted_server.push(Raw("not an object"))  # once, then good: retried
+    v = await LLMJudge(llm={"base_url": scripted_server.url, "model": "j", "timeout": 2, "retries": 1,
+                            "backoff_base": 0.01}).judge_turn(req(TURN_GOOD))
+    assert v["C1"].status == "passed" and v["C2"].status == "passed"
 
 
 def test_registered_under_llm():

@@ -255,11 +255,30 @@ def test_tool_result_matches_with_name_and_step():
 # ------------------------------------------------------------------------------------------- judge plumbing
 
 
-def test_bad_regex_is_an_error_verdict_not_a_crash():
-    v = judge({"type": "reply_matches", "regex": "(unclosed"})
-    assert v.status == "error" and "check failed" in v.rationale
-    v = judge({"type": "tool_called", "name": "search", "args": {"city": {"regex": "[z-a]"}}})
-    assert v.status == "error"
+def test_uncompilable_regex_is_a_located_validation_error():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="invalid regex"):
+        judge({"type": "reply_matches", "regex": "(unclosed"})
+    with pytest.raises(ValidationError, match=r"args\.city\.regex"):
+        judge({"type": "tool_called", "name": "search", "args": {"city": {"regex": "[z-a]"}}})
+
+
+@pytest.mark.parametrize("check, text", [
+    ({"type": "reply_matches", "regex": "(a|aa)+$"}, "a" * 5000 + "!"),
+    ({"type": "tool_called", "name": "search", "args": {"city": {"regex": "(a|aa)+"}}}, "a" * 5000 + "b"),
+])
+def test_catastrophic_regex_is_an_error_verdict_within_the_budget(check, text):
+    import time
+
+    messages = [{"role": "user", "content": "u"},
+                {"role": "assistant", "content": "", "tool_calls": [tc("1", "search", {"city": text})]},
+                {"role": "tool", "tool_call_id": "1", "content": "{}"},
+                {"role": "assistant", "content": text}]
+    t0 = time.perf_counter()
+    v = judge(check, messages)
+    assert time.perf_counter() - t0 < 5  # the budget is 100 ms; the margin is for a loaded machine
+    assert v.status == "error" and "timed out" in v.rationale and "100 ms" in v.rationale
 
 
 def test_item_without_check_is_unjudged():

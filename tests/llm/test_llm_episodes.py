@@ -133,16 +133,22 @@ CM2_FIXTURE = __import__("pathlib").Path(__file__).resolve().parents[3] / "share
     "checklist_annotated.json"
 
 
-@pytest.mark.skipif(not CM2_FIXTURE.exists(), reason="needs ../shared/fixtures/cm2")
-def test_cm2_authors_sample_judged_by_llm(scripted_server):
-    """The authors' labelled sample (no programmatic checks): every item goes to the LLM judge, batched."""
+PROJECT_CM2_SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "tasks" / "data" / "cm2_sample.json"
+CM2_SAMPLES = [pytest.param(PROJECT_CM2_SAMPLE, id="project-sample"),
+               pytest.param(CM2_FIXTURE, id="authors-sample", marks=pytest.mark.skipif(
+                   not CM2_FIXTURE.exists(), reason="the shared fixture ../shared/fixtures/cm2 is absent"))]
+
+
+@pytest.mark.parametrize("sample", CM2_SAMPLES)
+def test_cm2_format_sample_judged_by_llm(scripted_server, sample):
+    """A CM2-format labelled record (no programmatic checks): every item goes to the LLM judge, batched."""
     import asyncio
 
     from agents.reference import ReferenceAgent
     from cm2_env.rollout import EpisodeSpec, run_episode
     from cm2_env.tasks import from_cm2
 
-    t = from_cm2(json.loads(CM2_FIXTURE.read_text())[0])
+    t = from_cm2(json.loads(sample.read_text())[0])
     llm = {"base_url": scripted_server.url, "model": "scripted", "timeout": 5, "retries": 0}
     env = cm2_env.make("cm2/ToolTask-v0", tasks=[t], judge={"name": "llm", "llm": llm})
     rec = asyncio.run(run_episode(env.unwrapped, ReferenceAgent(), EpisodeSpec("k", t.id, "g", 0, 0)))
@@ -152,7 +158,83 @@ def test_cm2_authors_sample_judged_by_llm(scripted_server):
     assert rec.usage["judge"]["calls"] == len(t.turns)  # one batched call per turn
     judged = [b for b in scripted_server.requests if "## Current turn (judge this)" in last_user_text(b)]
     assert len(judged) == len(t.turns)
+    snippet = t.turns[0].checklist[0].evidence[0].snippet if t.turns[0].checklist[0].evidence else None
     first = last_user_text(judged[0])
-    assert "Washington Huskies" in first and "Reference evidence:" in first
+    assert "Reference evidence:" in first and (snippet is None or snippet[:40] in first)
     assert rec.score is not None and rec.score > 0.5
+    env.close()
+
+
+def _role_of(body):
+    text = last_user_text(body)
+    if "## Current turn (judge this)" in text:
+        return "judge"
+    return "simulator" if "## Call to answer" in text else "user"
+
+
+def malformed_once(role, shape):
+    """role_router, except that the first request of ``role`` gets a 200 of the wrong shape."""
+    from cm2_test_servers.scripted import Raw
+
+    sent = []
+
+    def handler(body):
+        if _role_of(body) == role and not sent:
+            sent.append(body)
+            return Raw(shape)
+        return role_router(body)
+
+    return handler
+
+
+def reference_episode(env, t):
+    import asyncio
+
+    from agents.reference import ReferenceAgent
+    from cm2_env.rollout import EpisodeSpec, run_episode
+
+    return asyncio.run(run_episode(env.unwrapped, ReferenceAgent(), EpisodeSpec("k", t.id, "g", 0, 0)))
+
+
+MALFORMED_SHAPES = [{"choices": ["oops"]}, {"choices": [{"message": "hi"}]}, ["a", "list"],
+                    {"choices": [{"message": {"content": 7}}]}]
+
+
+@pytest.mark.parametrize("role", ["user", "judge"])
+@pytest.mark.parametrize("shape", MALFORMED_SHAPES, ids=["choices_str", "message_str", "list", "content_int"])
+def test_malformed_reply_once_reference_agent_scores_one(scripted_server, role, shape):
+    """A malformed completion once is retried like a 5xx: the reference agent still scores 1.0."""
+    scripted_server.handler = malformed_once(role, shape)
+    t = task()
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[t], **roles(scripted_server.url))
+    rec = reference_episode(env, t)
+    assert rec.score == pytest.approx(1.0) and rec.end_reason == "user_done"
+    assert rec.counts["error"] == 0 and not rec.errors
+    assert rec.usage[role]["malformed"] == 1 and rec.usage[role]["retries"] == 1
+    assert rec.usage[role]["failures"] == 0
+    env.close()
+
+
+def test_malformed_reply_without_retries_user_falls_back_to_script(scripted_server):
+    """Retries used up: the LLM user falls back to the scripted turn (the error recorded), like any fault."""
+    scripted_server.handler = malformed_once("user", {"choices": ["oops"]})
+    t = task()
+    llm = {"base_url": scripted_server.url, "model": "scripted", "timeout": 5, "retries": 0, "reask": 1}
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[t], judge={"name": "llm", "llm": llm},
+                       tool_backend={"name": "llm", "llm": llm}, user={"name": "llm", "llm": llm})
+    rec = reference_episode(env, t)
+    assert rec.score == pytest.approx(1.0) and rec.end_reason == "user_done"
+    assert [e["type"] for e in rec.errors] == ["user_error"] and "malformed_response" in rec.errors[0]["message"]
+    assert rec.usage["user"]["failures"] == 1 and rec.usage["user"]["malformed"] == 1
+    env.close()
+
+
+def test_malformed_simulator_reply_once_is_retried(scripted_server):
+    scripted_server.handler = malformed_once("simulator", {"choices": [{"message": {"content": 7}}]})
+    env = cm2_env.make("cm2/ToolTask-v0", tasks=[task()], **roles(scripted_server.url))
+    _, reward, info = run(env, GOOD)
+    assert reward == pytest.approx(1.0)
+    lyon = next(t for t in info["tool_calls"] if t["source"] == "llm")
+    assert lyon["error"] is None
+    assert info["usage"]["simulator"]["malformed"] == 1 and info["usage"]["simulator"]["failures"] == 0
     env.close()

@@ -2,8 +2,10 @@
 
 Each request to ``/v1/chat/completions`` is answered by the next queued action, or else by ``handler(body)``.
 Actions model real failure modes: replies (any text, e.g. truncated or schema-violating JSON), latency,
-HTTP errors with headers (429 + Retry-After, 500), dropped connections and non-JSON bodies. Every request
-body is recorded in ``server.requests``. Usage is reported as chars/4 so token counts depend on the request.
+HTTP errors with headers (429 + Retry-After, 500), dropped connections, non-JSON bodies, 200 bodies of the
+wrong shape (``Raw``: any JSON value, e.g. ``{"choices": []}``) and replies trickled out slowly (``Trickle``).
+Every request body is recorded in ``server.requests``. Usage is reported as chars/4 so token counts depend on
+the request.
 
     with ScriptedServer(handler=lambda body: '{"ok": true}') as srv:
         srv.push(Status(429, headers={"Retry-After": "1"}))
@@ -55,7 +57,27 @@ class BadBody:
     """HTTP 200 whose body is cut-off JSON."""
 
 
-Action = Union[Reply, Delay, Status, Drop, BadBody, str]
+@dataclass
+class Raw:
+    """HTTP ``status`` (200) whose body is ``body`` as JSON, verbatim: a completion of the wrong shape
+    (``{"choices": ["oops"]}``, a list, a string, bad ``usage``...)."""
+
+    body: Any
+    status: int = 200
+
+
+@dataclass
+class Trickle:
+    """HTTP 200 that sends a byte of whitespace every ``interval`` seconds for ``seconds``, then the reply: a
+    server that is slow but never silent long enough to trip a per-read timeout. ``then``: the reply (default:
+    the handler's, which must then be a text or a Reply)."""
+
+    seconds: float
+    interval: float = 0.1
+    then: "Reply | str | None" = None
+
+
+Action = Union[Reply, Delay, Status, Drop, BadBody, Raw, Trickle, str]
 Handler = Callable[[dict[str, Any]], Action]
 
 
@@ -180,15 +202,32 @@ class ScriptedServer:
         if isinstance(action, BadBody):
             return web.Response(text='{"id": "x", "choices": [{"message": {"content": "tru', status=200,
                                 content_type="application/json")
+        if isinstance(action, Trickle):
+            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            await resp.prepare(request)
+            deadline = time.monotonic() + action.seconds
+            while time.monotonic() < deadline:
+                await resp.write(b" ")
+                await asyncio.sleep(action.interval)
+            then = action.then if action.then is not None else self.handler(body)
+            then = Reply(then) if isinstance(then, str) else then
+            await resp.write(json.dumps(self._completion(body, then)).encode())
+            await resp.write_eof()
+            return resp
+        if isinstance(action, Raw):
+            return web.Response(text=json.dumps(action.body), status=action.status, content_type="application/json")
+        return web.json_response(self._completion(body, action))
+
+    def _completion(self, body: dict[str, Any], action: Reply) -> dict[str, Any]:
         pt = action.prompt_tokens if action.prompt_tokens is not None else count_tokens(body)
         ct = action.completion_tokens if action.completion_tokens is not None else max(1, len(action.content) // 4)
-        return web.json_response({
+        return {
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", self.model),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": action.content},
                          "finish_reason": action.finish_reason}],
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
-        })
+        }
 
 
 def last_user_text(body: dict[str, Any]) -> str:

@@ -1,32 +1,42 @@
-"""Import/export of the CM2 authors' labelled format, checked on their released sample."""
+"""Import/export of the CM2 authors' labelled format.
+
+Every test runs on ``data/cm2_sample.json``, a small sample this project wrote by hand in the authors' format
+(a list of ``{uuid, messages, tools, checklists[variant][turn][item]}`` records). The authors' released sample
+(``../shared/fixtures/cm2/checklist_annotated.json``, beside the checkout, never copied into the project) gets
+the same checks in one extra test, only where it exists.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
 
 import pytest
 
-from cm2_env.tasks import Task, from_cm2, is_cm2_record, to_cm2, validate_document
+from cm2_env.tasks import Task, from_cm2, is_cm2_record, load_tasks, to_cm2, validate_document, validate_file
 
-# the `shared` folder beside the repo root (never copied into the project)
-FIXTURE = (Path(__file__).resolve().parents[2] / "../shared/fixtures/cm2/checklist_annotated.json").resolve()
+SAMPLE = Path(__file__).resolve().parent / "data" / "cm2_sample.json"
+AUTHORS_SAMPLE = (Path(__file__).resolve().parents[2] / "../shared/fixtures/cm2/checklist_annotated.json").resolve()
 
 
 @pytest.fixture(scope="module")
-def record() -> dict:
-    data = json.loads(FIXTURE.read_text())
-    assert isinstance(data, list) and data
-    return data[0]
+def records() -> list[dict]:
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    assert isinstance(data, list) and len(data) >= 2
+    return data
 
 
-def test_fixture_is_recognised(record):
-    assert is_cm2_record(record)
-    assert not is_cm2_record({"id": "x", "tools": [], "turns": []})
+@pytest.fixture(scope="module")
+def record(records) -> dict:
+    return records[0]
 
 
-def test_every_item_field_survives(record):
+# ------------------------------------------------------------------------------- checks shared by both samples
+
+
+def check_every_item_field_survives(record: dict, *, needs_extra_info: bool = True) -> None:
     task = from_cm2(record)
     assert len(task.checklist_variants) == len(record["checklists"])
     for v, variant in enumerate(record["checklists"]):
@@ -50,13 +60,13 @@ def test_every_item_field_survives(record):
                 for ev, src_ev in zip(item.evidence, src["evidence"], strict=True):
                     assert ev.from_ == src_ev["from"]
                     assert (ev.turn, ev.step, ev.snippet) == (src_ev["turn"], src_ev["step"], src_ev["snippet"])
-    # the sample really exercises extra_info and evidence
     items = [it for v in task.checklist_variants for t in v for it in t]
-    assert any(it.extra_info for it in items)
     assert any(it.evidence for it in items)
+    if needs_extra_info:
+        assert any(it.extra_info for it in items)
 
 
-def test_active_checklist_turns_and_reference(record):
+def check_active_checklist_turns_and_reference(record: dict) -> None:
     task = from_cm2(record)
     assert isinstance(task, Task)
     assert task.id == record["uuid"]
@@ -70,18 +80,92 @@ def test_active_checklist_turns_and_reference(record):
     assert task.tools == record["tools"]
 
 
-def test_round_trip_is_lossless(record):
+def check_round_trip_is_lossless(record: dict) -> None:
     original = copy.deepcopy(record)
     assert to_cm2(from_cm2(record)) == original
     assert record == original  # import does not mutate its input
 
 
-def test_imported_task_is_a_valid_task_document(record):
+def check_imported_task_is_a_valid_task_document(record: dict) -> None:
+    assert validate_document(record) == [] and validate_document([record]) == []
     task = from_cm2(record)
     doc = {"tasks": [task.model_dump(by_alias=True, exclude_none=True)]}
     assert validate_document(doc) == []
     again = Task.model_validate(doc["tasks"][0])
     assert to_cm2(again) == record
+
+
+def check_runs_in_the_env_with_items_unjudged(record: dict) -> None:
+    """No item has a programmatic check and no LLM judge is set: all unjudged, excluded, never scored 0."""
+    from agents.reference import ReferenceAgent
+    from cm2_env import ToolTaskEnv
+
+    task = from_cm2(record)
+    env = ToolTaskEnv(tasks=[task])
+    agent = ReferenceAgent()
+    obs, info = env.reset(options={"task_id": task.id})
+    agent.reset(task)
+    done, steps = False, 0
+    while not done and steps < 50:
+        action = asyncio.run(agent.act(obs, info))
+        obs, reward, term, trunc, info = env.step(action)
+        done = term or trunc
+        steps += 1
+    assert done
+    n_items = sum(len(t.checklist) for t in task.turns)
+    assert info["counts"]["unjudged"] == n_items
+    assert info["score"] is None and reward == 0.0
+    assert info["warnings"]
+    assert info["tool_calls"][0]["source"] == "replay"  # the reference's recorded tool result was replayed
+    env.close()
+
+
+# ------------------------------------------------------------------------------- the project's own sample
+
+
+def test_sample_is_recognised(records):
+    assert all(is_cm2_record(r) for r in records)
+    assert not is_cm2_record({"id": "x", "tools": [], "turns": []})
+
+
+def test_sample_file_validates_and_loads():
+    assert validate_file(SAMPLE) == []
+    tasks = load_tasks(SAMPLE)
+    assert [t.id for t in tasks] == ["sample-library-0001", "sample-weather-0002"]
+    assert tasks[1].system_prompt == "You are a concise weather assistant."
+    assert tasks[1].metadata["source_dataset"] == "hand-written"
+
+
+def test_every_item_field_survives(records):
+    for rec in records:
+        check_every_item_field_survives(rec, needs_extra_info=rec is records[0])
+
+
+def test_active_checklist_turns_and_reference(records):
+    for rec in records:
+        check_active_checklist_turns_and_reference(rec)
+
+
+def test_round_trip_is_lossless(records):
+    for rec in records:
+        check_round_trip_is_lossless(rec)
+
+
+def test_imported_task_is_a_valid_task_document(records):
+    for rec in records:
+        check_imported_task_is_a_valid_task_document(rec)
+
+
+def test_imported_sample_runs_in_the_env_with_items_unjudged(records):
+    for rec in records:
+        check_runs_in_the_env_with_items_unjudged(rec)
+
+
+def test_the_other_variant_is_selectable(record):
+    t1 = from_cm2(record, variant=1)
+    assert [[it.id for it in t.checklist] for t in t1.turns] == [["A0"], ["A0"], []]
+    assert t1.metadata["checklist_variant"] == 1
+    assert to_cm2(t1) == record
 
 
 def _synthetic_record() -> dict:
@@ -121,29 +205,19 @@ def test_system_prompt_variants_and_extra_fields():
         from_cm2(rec, variant=2)
 
 
-def test_imported_sample_runs_in_the_env_with_items_unjudged(record):
-    """No item has a programmatic check and no LLM judge is set: all unjudged, excluded, never scored 0."""
-    from agents.reference import ReferenceAgent
-    from cm2_env import ToolTaskEnv
+# ------------------------------------------------------------------------------- the authors' sample
 
-    task = from_cm2(record)
-    env = ToolTaskEnv(tasks=[task])
-    agent = ReferenceAgent()
-    obs, info = env.reset(options={"task_id": task.id})
-    agent.reset(task)
-    import asyncio
 
-    done, steps = False, 0
-    while not done and steps < 50:
-        action = asyncio.run(agent.act(obs, info))
-        obs, reward, term, trunc, info = env.step(action)
-        done = term or trunc
-        steps += 1
-    assert done
-    n_items = sum(len(t.checklist) for t in task.turns)
-    assert info["counts"]["unjudged"] == n_items
-    assert info["score"] is None and reward == 0.0
-    assert info["warnings"]
-    # the reference's recorded tool result (an error, in the sample) was replayed
-    assert info["tool_calls"][0]["source"] == "replay"
-    env.close()
+@pytest.mark.skipif(not AUTHORS_SAMPLE.is_file(),
+                    reason=f"the shared fixture is absent: no CM2 authors' sample at {AUTHORS_SAMPLE}")
+def test_authors_sample_imports_round_trips_validates_and_runs():
+    data = json.loads(AUTHORS_SAMPLE.read_text(encoding="utf-8"))
+    assert isinstance(data, list) and data
+    assert validate_file(AUTHORS_SAMPLE) == []
+    for rec in data:
+        assert is_cm2_record(rec)
+        check_every_item_field_survives(rec)
+        check_active_checklist_turns_and_reference(rec)
+        check_round_trip_is_lossless(rec)
+        check_imported_task_is_a_valid_task_document(rec)
+    check_runs_in_the_env_with_items_unjudged(data[0])

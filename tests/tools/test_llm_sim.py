@@ -8,7 +8,7 @@ import json
 from cm2_env.llm import UsageMeter, track_usage
 from cm2_env.tools.llm_sim import LLMToolSimulator
 from cm2_env.types import ToolCall
-from cm2_test_servers.scripted import Delay, free_port, last_user_text
+from cm2_test_servers.scripted import Delay, Raw, free_port, last_user_text
 from cm2_test_servers.tasks import weather_task
 
 
@@ -105,6 +105,24 @@ async def test_server_down_becomes_flagged_error():
     backend = sim(f"http://127.0.0.1:{free_port()}/v1")
     r = await backend.session(weather_task()).call(call("get_weather", city="Nice"))
     assert r.error == "simulator_error" and r.meta["simulator_error"] == "connection"
+
+
+async def test_malformed_completion_becomes_flagged_error(scripted_server):
+    scripted_server.handler = lambda body: Raw({"choices": [{"message": {"content": 42}}]})
+    meter = UsageMeter()
+    backend = sim(scripted_server.url)
+    with track_usage(meter):
+        r = await backend.session(weather_task(), group_key="g").call(call("get_weather", city="Nice"))
+    assert r.error == "simulator_error" and r.meta["simulator_error"] == "malformed_response"
+    assert json.loads(r.content)["error"] == "simulator_error"
+    assert len(scripted_server.requests) == 2  # retried once (retries=1), then flagged
+    u = meter.roles["simulator"]
+    assert u.failures == 1 and u.malformed == 2 and u.retries == 1
+    scripted_server.reset()
+    scripted_server.handler = answer
+    scripted_server.push(Raw({"choices": ["oops"]}))  # once, then good: retried, not memoised as an error
+    r2 = await backend.session(weather_task(), group_key="g").call(call("get_weather", city="Nice"))
+    assert r2.error is None and r2.source == "llm" and json.loads(r2.content)["ok"] is True
 
 
 def test_registered_under_llm():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from verl.workers.rollout.llm_server import LLMServerClient
 from verl.workers.rollout.replica import TokenOutput
 
 
@@ -34,7 +35,7 @@ class ScriptedServer:
         ids = ids[: int(sampling_params.get("max_tokens") or len(ids))]
         out = TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids), stop_reason="completed", num_preempted=0)
         self.calls.append({"request_id": request_id, "prompt_ids": list(prompt_ids), "params": dict(sampling_params),
-                           "token_ids": list(ids)})
+                           "token_ids": list(ids), "kwargs": dict(kw)})
         return out
 
 
@@ -111,3 +112,78 @@ class HFServer:
         self.calls.append({"request_id": request_id, "prompt_ids": list(prompt_ids), "params": dict(sampling_params),
                            "token_ids": list(ids)})
         return TokenOutput(token_ids=ids, log_probs=logps, stop_reason="completed", num_preempted=0)
+
+
+class VersionedServer:
+    """A rollout server actor's ``generate`` as vLLM's answers it: every output reports the weight version it was
+    served with (``extra_fields["global_steps"]``, what ``vLLMHttpServer.generate`` sets), and chosen calls are
+    aborted (``stop_reason="aborted"``, the empty output a server returns when a request is aborted).
+
+    ``steps[i]`` is the version for a request's i-th call (the last one repeats), so a multi-turn episode can span
+    a weight update. ``abort`` maps the k-th request id seen to the call index to abort; ``abort_tokens`` of the
+    scripted answer are returned with it (0: an empty output). Everything else is delegated to ``inner``.
+    """
+
+    def __init__(self, inner: Any, steps: list[int], abort: dict[int, int] | None = None, abort_tokens: int = 0):
+        self.inner = inner
+        self.steps = list(steps)
+        self.abort = dict(abort or {})
+        self.abort_tokens = abort_tokens
+        self.calls: list[dict[str, Any]] = []
+        self._pos: dict[str, int] = {}
+        self._ordinal: dict[str, int] = {}
+
+    async def generate(self, request_id: str, *, prompt_ids: list[int], sampling_params: dict[str, Any], **kw):
+        i = self._pos.get(request_id, 0)
+        self._pos[request_id] = i + 1
+        k = self._ordinal.setdefault(request_id, len(self._ordinal))
+        step = self.steps[min(i, len(self.steps) - 1)]
+        if self.abort.get(k) == i:
+            ids: list[int] = []
+            if self.abort_tokens:
+                full = await self.inner.generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params)
+                ids = list(full.token_ids)[: self.abort_tokens]
+            out = TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids) if ids else None, stop_reason="aborted",
+                              extra_fields={"global_steps": step})
+        else:
+            out = await self.inner.generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params, **kw)
+            out.extra_fields = {**out.extra_fields, "global_steps": step}
+        self.calls.append({"request_id": request_id, "call": i, "step": step, "aborted": out.stop_reason == "aborted",
+                           "token_ids": list(out.token_ids), "kwargs": dict(kw)})
+        return out
+
+
+class _RemoteMethod:
+    def __init__(self, fn: Any):
+        self._fn = fn
+
+    def remote(self, *args: Any, **kwargs: Any):  # awaited by LLMServerClient like a Ray ObjectRef
+        return self._fn(*args, **kwargs)
+
+
+class _ServerHandle:
+    def __init__(self, server: Any):
+        self.generate = _RemoteMethod(server.generate)
+
+
+class InProcessLLMServerClient(LLMServerClient):
+    """verl's own ``LLMServerClient.generate`` (which stamps ``min_global_steps``/``max_global_steps`` on every
+    output) in front of one in-process server; only the Ray plumbing (load balancer, actor handle) is replaced.
+
+    The caller's request id is passed through (as verl does under ``full_determinism``) because the fake servers
+    follow their scripts per request id; verl otherwise sends a fresh id per turn.
+    """
+
+    def __init__(self, config: Any, server: Any):
+        super().__init__(config=config, load_balancer_handle=None)
+        self.server = server
+        self._handle = _ServerHandle(server)
+
+    async def _acquire_server(self, request_id: str, **extra: Any):
+        return "in-process-0", self._handle
+
+    def _release_server(self, server_id: str, request_id: str | None = None) -> None:
+        pass
+
+    def _vllm_request_id(self, request_id: str) -> str:
+        return request_id

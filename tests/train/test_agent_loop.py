@@ -16,28 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from train_fixtures import PERFECT_SCRIPT, WEATHER_TOOLS, compose_grpo, tool_call_text
+from train_fixtures import PERFECT_SCRIPT, WEATHER_TOOLS, loop_config, tool_call_text
 from fake_llm_servers import HFServer, ScriptedServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def _config(model_dir: Path, data_dir: Path, *extra: str):
-    from train.grpo import prepare_config
-
-    cfg = compose_grpo(
-        [
-            f"actor_rollout_ref.model.path={model_dir}",
-            f"data.train_files={data_dir / 'train.parquet'}",
-            f"data.val_files={data_dir / 'val.parquet'}",
-            "data.max_prompt_length=1024",
-            "data.max_response_length=1536",
-            "cm2.record_messages=true",
-            "actor_rollout_ref.rollout.n=3",
-            *extra,
-        ]
-    )
-    return prepare_config(cfg)
+    return loop_config(model_dir, data_dir, *extra, n=3)
 
 
 def _batch(cfg, tokenizer, n: int, split: str = "train"):
@@ -481,3 +467,105 @@ def test_starter_suite_reference_through_the_loop(tiny_lm, tmp_path):
         assert tok.decode(s["prompt"] + s["response"], skip_special_tokens=False) == expected[:-1], task.id
     mean = float(output.batch["rm_scores"].sum(-1).mean())
     assert mean > 0.9  # the references pass their own checklists
+
+
+def test_legacy_worker_first_generation_aborted(tiny_lm, weather_data, weather_task_file):
+    """verl's LLMServerClient in front of a server that aborts each episode's first generation (3 partial tokens):
+    the partial tokens are dropped (never played in the env), the episode is scored as it stands (0), flagged, and
+    the sample keeps one placeholder response token (mask 0) for the score; the server's weight versions reach
+    verl's batch as the min/max_global_steps columns."""
+    from fake_llm_servers import InProcessLLMServerClient, VersionedServer
+
+    model_dir, tok, _ = tiny_lm
+    cfg = _config(model_dir, weather_data)
+    server = VersionedServer(ScriptedServer(tok, PERFECT_SCRIPT), steps=[4], abort={0: 0, 1: 0}, abort_tokens=3)
+    output = _run(_worker(cfg, InProcessLLMServerClient(cfg, server)), _batch(cfg, tok, n=2))
+    assert [c["aborted"] for c in server.calls] == [True, True] and all(len(c["token_ids"]) == 3 for c in server.calls)
+    nt = output.non_tensor_batch
+    assert list(nt["cm2_aborted"]) == [1, 1] and list(nt["cm2_score"]) == [0.0, 0.0]
+    assert list(nt["min_global_steps"]) == [4, 4] and list(nt["max_global_steps"]) == [4, 4]
+    for i in range(2):
+        s = _one_sample(output, i)
+        assert s["mask"] == [0] and len(s["response"]) == 1
+        assert s["rm"].abs().sum().item() == 0
+        cm2 = s["extra"]["cm2"]
+        assert cm2["stop_reason"] == "aborted" and cm2["end_reason"] == "trainer_aborted"
+        assert not [m for m in cm2["messages"] if m["role"] == "assistant"]
+
+
+def test_priority_and_deterministic_request_id(tiny_lm, weather_data):
+    """``run(sampling_params, priority=...)`` as verl calls it: the priority (np.int64 from the batch) reaches the
+    server as an int, and under rollout.full_determinism the request id is verl's ``det-<priority>``; a server
+    whose generate takes no priority is called without it."""
+    import asyncio
+
+    from verl.experimental.agent_loop.agent_loop import DictConfigWrap
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    from train.verl.agent_loop import CM2AgentLoop
+
+    model_dir, tok, _ = tiny_lm
+
+    class NoPriorityServer(ScriptedServer):
+        async def generate(self, request_id, *, prompt_ids, sampling_params):
+            return await super().generate(request_id, prompt_ids=prompt_ids, sampling_params=sampling_params)
+
+    def play(server, *overrides):
+        cfg = _config(model_dir, weather_data, *overrides)
+        row = {k: v[0] for k, v in _batch(cfg, tok, n=1).non_tensor_batch.items()}
+        row.pop("agent_name", None)
+
+        async def go():
+            loop = CM2AgentLoop(
+                trainer_config=DictConfigWrap(cfg), server_manager=server, tokenizer=tok, processor=None,
+                dataset_cls=RLHFDataset, data_config=DictConfigWrap(cfg.data), hf_model_type="qwen2",
+            )
+            return await loop.run({"temperature": 1.0, "logprobs": True}, priority=np.int64(7), **row)
+
+        return asyncio.run(go())
+
+    det = ScriptedServer(tok, PERFECT_SCRIPT)
+    out = play(det, "actor_rollout_ref.rollout.full_determinism=true")
+    assert out.reward_score == pytest.approx(1.0)
+    assert {c["request_id"] for c in det.calls} == {"det-7"}
+    assert all(type(c["kwargs"]["priority"]) is int and c["kwargs"]["priority"] == 7 for c in det.calls)
+
+    plain = NoPriorityServer(tok, PERFECT_SCRIPT)
+    out = play(plain)
+    assert out.reward_score == pytest.approx(1.0)
+    ids = {c["request_id"] for c in plain.calls}
+    assert len(ids) == 1 and not next(iter(ids)).startswith("det-")
+
+
+def test_credit_record_lines_up_with_the_token_stream(tiny_lm, weather_data, weather_task_file):
+    """extra_fields["cm2_credit"]: one segment per generated message on its policy tokens, the turn ends, and
+    each judged turn's verdicts — what the turn/step advantages of train.verl.trainer read."""
+    from train.verl.advantages import RolloutCredit, compute
+
+    model_dir, tok, _ = tiny_lm
+    cfg = _config(model_dir, weather_data)
+    wrong = [PERFECT_SCRIPT[0], PERFECT_SCRIPT[1], tool_call_text("convert_temp", {"celsius": 12}), "It is cold."]
+    output = _run(_worker(cfg, ScriptedServer(tok, PERFECT_SCRIPT, wrong)), _batch(cfg, tok, n=2))
+    rollouts, masks = [], []
+    for i in range(2):
+        s = _one_sample(output, i)
+        credit = output.non_tensor_batch["cm2_credit"][i]
+        policy_runs = [(a, b) for v, a, b in _segments(s["mask"]) if v == 1]
+        assert [(a, b) for _t, _m, a, b in credit["segments"]] == policy_runs
+        assert [(t, m) for t, m, _a, _b in credit["segments"]] == [(0, 1), (0, 3), (1, 1), (1, 3)]
+        assert credit["turn_token_ends"] == s["extra"]["turn_token_ends"]
+        assert [len(turn) for turn in credit["items"]] == [sum(t.values()) for t in s["extra"]["cm2"]["turn_verdict_counts"]]
+        statuses = {it["status"] for turn in credit["items"] for it in turn}
+        assert statuses <= {"passed", "failed", "unjudged", "error"}
+        rollouts.append(RolloutCredit.from_record("g", float(s["rm"].sum()), credit))
+        masks.append(output.batch["response_mask"][i][output.batch["attention_mask"][i][-output.batch[
+            "response_mask"].shape[1]:].bool()].numpy())
+    n = max(len(m) for m in masks)
+    mask = np.stack([np.pad(m, (0, n - len(m))) for m in masks]).astype(float)
+    adv = compute("turn", rollouts, mask, min_group=2)
+    scores = [r.turn_scores for r in rollouts]
+    assert scores[0][0] == scores[1][0]  # the same first turn
+    first_turn = slice(rollouts[0].segments[0].start, rollouts[0].segments[1].end)
+    assert np.allclose(adv[0, first_turn], 0.0)
+    a, b = rollouts[0].segments[2].start, rollouts[0].segments[2].end
+    assert np.allclose(adv[0, a:b], (scores[0][1] - scores[1][1]) / 2) and scores[0][1] != scores[1][1]

@@ -88,12 +88,38 @@ def _run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def test_cli_prints_composed_config_without_gpu():
+    from train.grpo import AGENT_LOOPS_YAML
+
     r = _run_cli("--cfg", "job")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "adv_estimator: grpo" in out and "norm_adv_by_std_in_grpo: false" in out
     assert "kl_loss_type: low_var_kl" in out and "loss_agg_mode: token-mean" in out
     assert "default_agent_loop: cm2_env" in out
+    # the printed config is what verl receives: the registry path is in it, not filled in afterwards
+    assert f"agent_loop_config_path: {AGENT_LOOPS_YAML}" in out
+    assert "agent_loop_config_path: null" not in out
+    # a command-line override still wins
+    r = _run_cli("--cfg", "job", "actor_rollout_ref.rollout.agent.agent_loop_config_path=/elsewhere/loops.yaml")
+    assert r.returncode == 0, r.stderr
+    assert "agent_loop_config_path: /elsewhere/loops.yaml" in r.stdout
+
+
+def test_reward_workers_sized_down():
+    """Every cm2 sample carries its score, so verl's RewardLoopManager starts a single (idle) reward worker."""
+    import dataclasses
+
+    from verl.workers.config import RewardConfig
+
+    from train.grpo import AGENT_LOOPS_YAML, prepare_config
+
+    cfg = compose_grpo()
+    assert "num_workers" in {f.name for f in dataclasses.fields(RewardConfig)}  # verl 0.9.1's name for it
+    assert cfg.reward.num_workers == 1
+    assert cfg.reward_model.num_workers is None  # verl's legacy key would override reward.num_workers
+    # composed with train.grpo imported, the path needs no filling in; prepare_config leaves it as is
+    assert cfg.actor_rollout_ref.rollout.agent.agent_loop_config_path == str(AGENT_LOOPS_YAML)
+    assert prepare_config(cfg).actor_rollout_ref.rollout.agent.agent_loop_config_path == str(AGENT_LOOPS_YAML)
 
 
 def test_cli_multirun_sweep_dry_run(tmp_path):

@@ -226,8 +226,30 @@ def build_tiny_model(out_dir: Path, vocab_size: int):
 
 
 def compose_grpo(overrides: list[str] | None = None):
-    """Compose conf/train/grpo.yaml (with verl's ppo_trainer underneath) through Hydra's compose API."""
+    """Compose conf/train/grpo.yaml (with verl's ppo_trainer underneath) through Hydra's compose API.
+
+    ``train.grpo`` is imported first, as ``python -m train.grpo`` does: it registers the ``cm2_launcher/paths``
+    config node (the agent-loop registry's absolute path) that grpo.yaml's defaults list names.
+    """
     from hydra import compose, initialize_config_dir
+
+    import train.grpo  # noqa: F401  (registers cm2_launcher/paths)
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
         return compose(config_name="train/grpo", overrides=list(overrides or []))
+
+
+def loop_config(model_dir: Path, data_dir: Path, *extra: str, n: int = 3):
+    """The grpo config the agent-loop tests run with: a tiny local model, small lengths, recorded messages."""
+    from train.grpo import prepare_config
+
+    return prepare_config(compose_grpo([
+        f"actor_rollout_ref.model.path={model_dir}",
+        f"data.train_files={data_dir / 'train.parquet'}",
+        f"data.val_files={data_dir / 'val.parquet'}",
+        "data.max_prompt_length=1024",
+        "data.max_response_length=1536",
+        "cm2.record_messages=true",
+        f"actor_rollout_ref.rollout.n={n}",
+        *extra,
+    ]))

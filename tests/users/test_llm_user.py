@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cm2_env.users.llm_user import STOP_TOKEN, LLMUser
-from cm2_test_servers.scripted import free_port, last_user_text, system_text
+from cm2_test_servers.scripted import Raw, free_port, last_user_text, system_text
 from cm2_test_servers.tasks import weather_task
 
 
@@ -74,6 +74,41 @@ async def test_failures_are_flagged(scripted_server):
     s3 = user(f"http://127.0.0.1:{free_port()}/v1", fallback_to_reference=False).session(weather_task())
     r3 = await s3.reply(CONVO, 1)
     assert r3.done and "connection" in r3.meta["error"]
+
+
+async def test_malformed_completion_falls_back_like_any_fault(scripted_server):
+    """A 200 of the wrong shape is an LLM fault like a 500: the scripted turn, with the error recorded."""
+    for shape in ({"choices": ["oops"]}, {"choices": [{"message": "hi"}]}, ["a", "list"], {"choices": []}):
+        scripted_server.reset()
+        scripted_server.handler = lambda body, shape=shape: Raw(shape)
+        s = user(scripted_server.url).session(weather_task())
+        r = await s.reply(CONVO, 1)
+        assert r.content == "Book a table for 2 at Chez Nous." and r.meta["source"] == "reference"
+        assert r.meta["error"].startswith("user_simulator_error: malformed_response")
+    s2 = user(scripted_server.url, fallback_to_reference=False).session(weather_task())
+    r2 = await s2.reply(CONVO, 1)
+    assert r2.done and r2.content is None and "malformed_response" in r2.meta["error"]
+
+
+async def test_malformed_completion_once_is_retried(scripted_server):
+    scripted_server.push(Raw({"choices": ["oops"]}))
+    u = LLMUser(llm={"base_url": scripted_server.url, "model": "u", "timeout": 2, "retries": 1,
+                     "backoff_base": 0.01})
+    r = await u.session(weather_task()).reply(CONVO, 1)
+    assert r.content == "ok book a table for 2 at Chez Nous" and r.meta == {"source": "llm"}
+    assert len(scripted_server.requests) == 2
+
+
+async def test_unexpected_client_exception_falls_back_too(scripted_server, monkeypatch):
+    u = user(scripted_server.url)
+
+    async def broken(*a, **kw):
+        raise AttributeError("'str' object has no attribute 'get'")
+
+    monkeypatch.setattr(u.client, "chat_json", broken)
+    r = await u.session(weather_task()).reply(CONVO, 1)
+    assert r.content == "Book a table for 2 at Chez Nous." and r.meta["error"].startswith(
+        "user_simulator_error: internal: AttributeError")
 
 
 def test_registered_under_llm():

@@ -10,17 +10,26 @@ train.grpo`` registers that file with verl). Each rollout is a small state machi
   memoising simulators answer a group consistently, and render the env's first observation (system + first
   user message) and the task's tools with the model's chat template (verl's Continuous Token builder, the
   same path as verl's ``ToolAgentLoop``);
-* ``GENERATING``: ``server_manager.generate``; the generated tokens get ``response_mask`` 1;
+* ``GENERATING``: ``server_manager.generate``; the generated tokens get ``response_mask`` 1. A generation the
+  server aborted (``stop_reason == "aborted"``, e.g. a replica leaving rotation for a weight sync) or that came
+  back empty ends the episode: its tokens are dropped and nothing is sent to the env;
 * ``STEPPING``: ``env.astep(decoded text)``;
 * ``OBSERVING``: the observation the env appended (tool results, the next user message) is rendered with the
   chat template as the delta after the conversation so far and gets ``response_mask`` 0;
 * ``TERMINATED``: the env terminated/truncated the episode, the response budget (``rollout.response_length``)
-  is spent, or ``multi_turn.max_assistant_turns`` / ``max_user_turns`` is reached. The outcome is the env's
-  :class:`~cm2_env.records.EpisodeSummary`: ``env.summary`` when the env ended the episode, else
+  is spent, ``multi_turn.max_assistant_turns`` / ``max_user_turns`` is reached, a generation was aborted, or
+  the opening prompt is longer than ``data.max_prompt_length`` (then nothing is generated). The outcome is the
+  env's :class:`~cm2_env.records.EpisodeSummary`: ``env.summary`` when the env ended the episode, else
   ``env.afinish("trainer_<stop reason>")``, which scores the episode as it stands (unreached turns score 0).
 
 The loop returns ``AgentLoopOutput`` with ``reward_score`` = the env's checklist trajectory score, which verl
-puts on the last response token (``rm_scores``) without calling any reward function.
+puts on the last response token (``rm_scores``) without calling any reward function. The response ends at the
+last policy token (context appended after it — e.g. a user message the model never answered — is cut off), so
+the score sits on a token the policy generated; a sample without any (prompt too long, first generation
+aborted) gets one placeholder token with ``response_mask`` 0. ``extra_fields`` carries what the rollout server
+reported (``global_steps``, ``min_global_steps``/``max_global_steps`` — the weight versions verl's v1 trainer
+tags each trajectory with — speculative-decoding counts, ...), merged over turns as verl's ``ToolAgentLoop``
+does, beside the loop's own keys.
 
 Token/text agreement: ``prompt_ids + response_ids`` equal the tokenizer's chat-template rendering of the
 conversation in which each assistant message is the raw text the model generated (the text the env parsed),
@@ -35,8 +44,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import inspect
 import json
 import logging
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -45,6 +56,11 @@ from typing import Any, Iterator
 from uuid import uuid4
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput, register
+
+try:  # the speculative-decoding counters verl's ToolAgentLoop sums over turns
+    from verl.experimental.agent_loop.tool_agent_loop import SPEC_DECODE_EXTRA_KEYS
+except ImportError:  # pragma: no cover - older/newer verl layouts
+    SPEC_DECODE_EXTRA_KEYS = ("spec_num_draft_tokens", "spec_num_accepted_tokens", "spec_num_verify_steps")
 
 from cm2_env.config import to_plain
 from cm2_env.records import EpisodeSummary
@@ -158,6 +174,12 @@ class EpisodeData:
     group_key: str
     sampling_params: dict[str, Any]
     request_id: str = field(default_factory=lambda: uuid4().hex)
+    priority: int = 0
+    """verl's per-sample scheduling priority (forwarded to the rollout server)."""
+    global_steps: int | None = None
+    """The trainer step the sample was drawn at (v1 trainer: the row's ``global_steps``), when given."""
+    server_extra_fields: dict[str, Any] = field(default_factory=dict)
+    """What the rollout server reported with its generations, merged over turns like verl's ToolAgentLoop."""
     metrics: dict[str, Any] = field(default_factory=lambda: {"generate_sequences": 0.0, "tool_calls": 0.0})
     num_preempted: int = -1
     """Preemptions reported by the server (-1: not reported)."""
@@ -174,6 +196,9 @@ class EpisodeData:
     user_turns: int = 0
     turn_token_ends: list[int] = field(default_factory=list)
     """Response-token index of the last policy token of each judged turn."""
+    segments: list[list[int]] = field(default_factory=list)
+    """``[turn, message index in the turn, start, end)`` response-token span of each generated message (for
+    the step-level advantage: verdicts name the message that satisfied an item)."""
     text: str = ""
     """The last generated message, decoded (what the env parses)."""
     observation: list[dict[str, Any]] = field(default_factory=list)
@@ -181,15 +206,50 @@ class EpisodeData:
     new_messages: list[dict[str, Any]] = field(default_factory=list)
     """What the last step appended after the assistant message."""
     stop_reason: str = "env"
-    """``env`` when the env ended the episode, else the trainer limit that stopped it."""
+    """``env`` when the env ended the episode, else the trainer limit that stopped it (``response_length``,
+    ``max_assistant_turns``, ``max_user_turns``, ``no_observation``, ``aborted``, ``empty_generation``,
+    ``prompt_too_long``)."""
+    prompt_tokens: int = 0
+    """Tokens of the rendered opening prompt."""
     summary: EpisodeSummary | None = None
 
     def stop(self, reason: str) -> AgentState:
         self.stop_reason = reason
         return AgentState.TERMINATED
 
+    @property
+    def aborted(self) -> bool:
+        """The server aborted a generation or returned none: the episode ended without the model's action."""
+        return self.stop_reason in ("aborted", "empty_generation")
+
+    @property
+    def prompt_too_long(self) -> bool:
+        return self.stop_reason == "prompt_too_long"
+
+    def last_policy_token(self) -> int:
+        """Response index of the last generated token (-1: none yet)."""
+        for i in range(len(self.response_mask) - 1, -1, -1):
+            if self.response_mask[i]:
+                return i
+        return -1
+
     def mark_turn_end(self) -> None:
-        self.turn_token_ends.append(len(self.response_mask) - 1)
+        self.turn_token_ends.append(self.last_policy_token())
+
+    def merge_server_extra_fields(self, extra: dict[str, Any] | None) -> None:
+        """Keep the server's ``extra_fields`` as verl's ToolAgentLoop does: the first generation's values, the
+        latest (highest) ``max_global_steps``, and the speculative-decoding counters summed over turns."""
+        extra = dict(extra or {})
+        if not self.server_extra_fields:
+            self.server_extra_fields.update(extra)
+            return
+        new_max = extra.get("max_global_steps")
+        if new_max is not None:
+            old_max = self.server_extra_fields.get("max_global_steps")
+            self.server_extra_fields["max_global_steps"] = new_max if old_max is None else max(old_max, new_max)
+        for key in SPEC_DECODE_EXTRA_KEYS:
+            if key in extra and key in self.server_extra_fields:
+                self.server_extra_fields[key] = int(self.server_extra_fields[key]) + int(extra[key])
 
 
 # ---------------------------------------------------------------------------------------- the loop
@@ -206,11 +266,14 @@ class CM2AgentLoop(AgentLoopBase):
         self.max_assistant_turns = multi_turn.get("max_assistant_turns")
         self.max_user_turns = multi_turn.get("max_user_turns")
         self.response_length = int(self.rollout_config.response_length)
+        self.max_prompt_length = _prompt_limit(self.config, self.rollout_config)
+        self.full_determinism = bool(self.rollout_config.get("full_determinism", False))
         cm2_cfg = self.config.get("cm2") or {}
         self.default_env_id = cm2_cfg.get("env_id") or DEFAULT_ENV_ID
         self.default_env_kwargs = to_plain(cm2_cfg.get("env_kwargs") or {})
         self.record_messages = bool(cm2_cfg.get("record_messages", False))
         self.stop_token_ids = self._token_ids(cm2_cfg.get("stop_tokens") or [])
+        self._generate_takes_priority = _accepts_kwarg(self.server_manager.generate, "priority")
         self._handlers = {
             AgentState.PENDING: self._handle_pending,
             AgentState.GENERATING: self._handle_generating,
@@ -228,8 +291,9 @@ class CM2AgentLoop(AgentLoopBase):
                 ids.append(tid)
         return ids
 
-    async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
-        data = self._episode_data(sampling_params, kwargs)
+    async def run(self, sampling_params: dict[str, Any], priority: int = 0, **kwargs: Any) -> AgentLoopOutput:
+        # priority may arrive as np.int64 from the non-tensor batch (verl's SingleTurnAgentLoop does the same)
+        data = self._episode_data(sampling_params, int(priority), kwargs)
         try:
             state = AgentState.PENDING
             while state != AgentState.TERMINATED:
@@ -240,7 +304,7 @@ class CM2AgentLoop(AgentLoopBase):
         data.metrics["num_preempted"] = data.num_preempted
         return self._build_output(data, data.summary)
 
-    def _episode_data(self, sampling_params: dict[str, Any], kwargs: dict[str, Any]) -> EpisodeData:
+    def _episode_data(self, sampling_params: dict[str, Any], priority: int, kwargs: dict[str, Any]) -> EpisodeData:
         extra_info = to_plain(kwargs.get("extra_info") or {})
         env_id = extra_info.get("env_id") or self.default_env_id
         row_kwargs = to_plain(extra_info.get("env_kwargs") or {})
@@ -249,12 +313,18 @@ class CM2AgentLoop(AgentLoopBase):
         task_id = extra_info.get("task_id")
         if not task_id:
             raise ValueError("cm2 agent loop: the dataset row has no extra_info.task_id (build it with `cm2 data to-verl`)")
+        global_steps = to_plain(kwargs.get("global_steps"))
         return EpisodeData(
             env_id=str(env_id),
             env_kwargs={**self.default_env_kwargs, **row_kwargs},
             task_id=str(task_id),
             group_key=group_key_for(kwargs),
             sampling_params=dict(sampling_params),
+            # verl's loops: a stable id under rollout.full_determinism, else a fresh one per rollout
+            request_id=f"det-{priority}" if self.full_determinism else uuid4().hex,
+            priority=priority,
+            global_steps=int(global_steps) if isinstance(global_steps, numbers.Real) and not isinstance(
+                global_steps, bool) else None,
         )
 
     # ------------------------------------------------------------------ state handlers
@@ -270,7 +340,16 @@ class CM2AgentLoop(AgentLoopBase):
             obs, _info = await data.env.areset(seed=seed_for(data.group_key), options=options)
         data.tools = list(data.env.tools) or None
         data.messages = list(obs)
-        data.runtime_ids = list(await self.ct_build_initial_tokens(list(obs), tools=data.tools))
+        data.runtime_ids = await self._initial_tokens(list(obs), data.tools)
+        data.prompt_tokens = len(data.runtime_ids)
+        if self.max_prompt_length is not None and data.prompt_tokens > self.max_prompt_length:
+            # Never cut the prompt silently: the episode ends unplayed, scored as it stands (0), flagged.
+            logger.warning(
+                "cm2 task %s: the opening prompt has %d tokens > data.max_prompt_length=%d; the episode is not "
+                "played (reward 0, reward_extra_info.cm2_prompt_too_long=1). Raise data.max_prompt_length or "
+                "drop the task.", data.task_id, data.prompt_tokens, self.max_prompt_length,
+            )
+            return data.stop("prompt_too_long")
         return AgentState.GENERATING
 
     async def _handle_generating(self, data: EpisodeData) -> AgentState:
@@ -280,17 +359,29 @@ class CM2AgentLoop(AgentLoopBase):
             return data.stop("response_length")
         if self.max_assistant_turns and data.assistant_turns >= self.max_assistant_turns:
             return data.stop("max_assistant_turns")
+        extra = {"priority": data.priority} if self._generate_takes_priority else {}
         with _timed(data.metrics, "generate_sequences"):
             output = await self.server_manager.generate(
                 request_id=data.request_id,
                 prompt_ids=data.runtime_ids,
                 sampling_params=self._sampling_params(data.sampling_params, remaining),
+                **extra,
             )
         if output.num_preempted is not None:
             data.num_preempted = max(data.num_preempted, 0) + int(output.num_preempted)
+        data.merge_server_extra_fields(getattr(output, "extra_fields", None))
         token_ids = list(output.token_ids)[:remaining]
+        if output.stop_reason == "aborted" or not token_ids:
+            # An aborted (possibly partial) or empty generation is not the model's action: never send it to the
+            # env, drop its tokens, and end the episode (scored as it stands by env.afinish).
+            reason = "aborted" if output.stop_reason == "aborted" else "empty_generation"
+            logger.warning("cm2 task %s: generation %d %s (%d tokens dropped); ending the episode",
+                           data.task_id, data.assistant_turns + 1, reason, len(token_ids))
+            return data.stop(reason)
         logprobs = list(output.log_probs)[: len(token_ids)] if output.log_probs else None
+        start = len(data.response_mask)
         await self._merge_assistant(data, token_ids, logprobs)
+        data.segments.append([*_message_position(data.env.messages), start, len(data.response_mask)])
         data.assistant_turns += 1
         data.text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
         data.messages.append({"role": "assistant", "content": data.text})
@@ -340,6 +431,19 @@ class CM2AgentLoop(AgentLoopBase):
 
     # ------------------------------------------------------------------ pieces of the handlers
 
+    async def _initial_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> list[int]:
+        """The opening prompt through verl's Continuous Token builder, uncut.
+
+        ``AgentLoopBase.ct_build_initial_tokens`` left-truncates a text prompt to ``rollout.prompt_length`` (with
+        only a log line); the same builder is called here without that cap, so that an over-long prompt is
+        flagged and the episode not played instead of starting from a prompt missing its system message/tools.
+        """
+        builder = self.continuous_token_builder
+        return list(await self.loop.run_in_executor(
+            None, lambda: builder.build_initial_tokens(messages, tools=tools, images=None, videos=None, audios=None,
+                                                       mm_inputs_out=None),
+        ))
+
     def _sampling_params(self, sampling_params: dict[str, Any], remaining: int) -> dict[str, Any]:
         params = dict(sampling_params)
         params["max_tokens"] = remaining
@@ -378,27 +482,61 @@ class CM2AgentLoop(AgentLoopBase):
     def _build_output(self, data: EpisodeData, summary: EpisodeSummary) -> AgentLoopOutput:
         n_resp = len(data.response_mask)
         runtime_ids = data.runtime_ids
+        prompt_ids = runtime_ids[: len(runtime_ids) - n_resp]
         response_ids = runtime_ids[len(runtime_ids) - n_resp :] if n_resp else []
+        mask = data.response_mask
+        logprobs = data.response_logprobs or None
+        # end the response at the last policy token (the reward sits on the last response token)
+        end = min(data.last_policy_token() + 1, self.response_length)
+        response_ids, mask = response_ids[:end], mask[:end]
+        logprobs = logprobs[:end] if logprobs else None
+        if not response_ids:  # nothing generated: one placeholder token (mask 0) carries the score
+            response_ids, mask = [self._placeholder_token_id()], [0]
+            logprobs = [0.0] if data.sampling_params.get("logprobs") else None
+        if data.prompt_too_long:  # the unplayed sample keeps the prompt's last tokens (verl's own left cap)
+            prompt_ids = prompt_ids[-self.max_prompt_length :]
         score = _reward_score(summary)
         turn_scores = [0.0 if s is None else float(s) for s in summary.turn_scores]
-        logprobs = data.response_logprobs
+        last = len(response_ids) - 1
+        turn_ends = [min(max(e, 0), last) for e in data.turn_token_ends[: len(turn_scores)]]
         return AgentLoopOutput(
-            prompt_ids=runtime_ids[: len(runtime_ids) - n_resp],
-            response_ids=response_ids[: self.response_length],
-            response_mask=data.response_mask[: self.response_length],
-            response_logprobs=logprobs[: self.response_length] if logprobs else None,
+            prompt_ids=prompt_ids,
+            response_ids=response_ids,
+            response_mask=mask,
+            response_logprobs=logprobs,
             reward_score=score,
             num_turns=sum(1 for m in data.messages if m["role"] in ("user", "assistant", "tool")),
             metrics=data.metrics,
             extra_fields={
-                "reward_extra_info": _reward_extra_info(summary, score, data.stop_reason),
+                # what the rollout server reported (global_steps, min/max_global_steps, spec-decode counts, ...)
+                **self._server_extra_fields(data),
+                "reward_extra_info": _reward_extra_info(summary, score, data),
                 # verl's default extra key: per-turn checklist scores, for turn-level estimators
                 "turn_scores": turn_scores,
                 # response-token index of the last policy token of each judged turn (aligned with turn_scores)
-                "turn_token_ends": data.turn_token_ends[: len(turn_scores)],
+                "turn_token_ends": turn_ends,
                 "cm2": self._cm2_record(data, summary),
+                # what train.verl.advantages needs for turn/step advantages (read by train.verl.trainer)
+                "cm2_credit": _credit_record(data, summary, turn_ends, len(response_ids)),
             },
         )
+
+    @staticmethod
+    def _server_extra_fields(data: EpisodeData) -> dict[str, Any]:
+        """The server's merged ``extra_fields``; weight versions a sample never got from a server (nothing
+        generated, or none reported) are the sample's own step, as verl's rollout skip fills them."""
+        fields = dict(data.server_extra_fields)
+        if data.global_steps is not None:
+            for key in ("global_steps", "min_global_steps", "max_global_steps"):
+                if fields.get(key) is None:
+                    fields[key] = data.global_steps
+        return fields
+
+    def _placeholder_token_id(self) -> int:
+        for tid in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id):
+            if isinstance(tid, int) and tid >= 0:
+                return tid
+        return 0
 
     def _cm2_record(self, data: EpisodeData, summary: EpisodeSummary) -> dict[str, Any]:
         """The per-sample ``extra_fields["cm2"]`` record: identity, why it ended, verdict counts."""
@@ -408,6 +546,7 @@ class CM2AgentLoop(AgentLoopBase):
             "group_key": data.group_key,
             "end_reason": summary.end_reason,
             "stop_reason": data.stop_reason,
+            "prompt_tokens": data.prompt_tokens,
             "verdict_counts": summary.counts(),
             "turn_verdict_counts": [turn.counts() for turn in summary.turns],
             **({"messages": data.messages} if self.record_messages else {}),
@@ -425,9 +564,10 @@ def _reward_score(summary: EpisodeSummary) -> float:
     return float(summary.score)
 
 
-def _reward_extra_info(summary: EpisodeSummary, score: float, stop_reason: str) -> dict[str, int | float]:
+def _reward_extra_info(summary: EpisodeSummary, score: float, data: EpisodeData) -> dict[str, int | float]:
     """Scalar per-trajectory values (the same keys for every sample): verl logs them and dumps them."""
     counts = summary.counts()
+    stop_reason = data.stop_reason
     return {
         "cm2_score": score,
         "cm2_score_missing": int(summary.score is None),
@@ -436,8 +576,53 @@ def _reward_extra_info(summary: EpisodeSummary, score: float, stop_reason: str) 
         **{f"cm2_items_{status}": counts[status] for status in VERDICT_STATUSES},
         "cm2_early_stop": int(summary.end_reason == "early_stop"),
         "cm2_trainer_stopped": int(stop_reason != "env"),
+        # the server aborted a generation (or returned none): the episode ended without the model's action
+        "cm2_aborted": int(data.aborted),
+        # the opening prompt exceeded data.max_prompt_length: the episode was not played
+        "cm2_prompt_too_long": int(data.prompt_too_long),
         "cm2_tool_errors": summary.tool_errors,
     }
+
+
+def _message_position(messages: list[dict[str, Any]]) -> tuple[int, int]:
+    """(turn, index within the turn) the next assistant message will get in the env's conversation."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    return max(len(users) - 1, 0), len(messages) - (users[-1] if users else 0)
+
+
+def _credit_record(data: EpisodeData, summary: EpisodeSummary, turn_ends: list[int], n_response: int) -> dict[str, Any]:
+    """Per judged turn its score, last policy token and item verdicts; the token span of every generated message
+    (clipped to the response as returned). Plain JSON data (see ``train.verl.advantages.RolloutCredit``)."""
+    task = data.env.task
+    items = []
+    for turn in summary.turns:
+        spec = {it.id: it for it in task.turns[turn.turn].checklist} if turn.turn < len(task.turns) else {}
+        items.append([{"id": v.item_id, "weight": float(spec[v.item_id].weight) if v.item_id in spec else 0.0,
+                       "status": v.status, "message": v.step,
+                       "dependence": list(spec[v.item_id].dependence) if v.item_id in spec else []}
+                      for v in turn.verdicts.values()])
+    segments = [[t, m, a, min(b, n_response)] for t, m, a, b in data.segments if a < n_response]
+    return {"turn_scores": list(summary.turn_scores), "turn_token_ends": turn_ends, "segments": segments,
+            "items": items}
+
+
+def _prompt_limit(config: Any, rollout_config: Any) -> int | None:
+    """The opening-prompt budget: ``data.max_prompt_length`` (and ``rollout.prompt_length``, which verl pads
+    prompts to), the smaller of those set."""
+    limits = []
+    for value in ((config.get("data") or {}).get("max_prompt_length"), rollout_config.get("prompt_length")):
+        if value is not None and int(value) > 0:
+            limits.append(int(value))
+    return min(limits) if limits else None
+
+
+def _accepts_kwarg(fn: Any, name: str) -> bool:
+    """Whether ``fn`` takes keyword ``name`` (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def _close(env: Any) -> None:

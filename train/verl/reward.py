@@ -12,6 +12,11 @@ How the checklist score reaches verl (verl 0.9.1, checked in its source):
 - ``extra_fields["reward_extra_info"]`` (flat scalars: ``cm2_score``, item counts, early stop, ...) is what
   verl logs in validation metrics and what DAPO-style group filtering can select
   (``algorithm.filter_groups.metric``).
+- ``extra_fields`` also carries what the rollout server reported (``global_steps``, ``min_global_steps``,
+  ``max_global_steps``, as verl's own loops forward them): the v1 worker (``AgentLoopWorkerTQ``) tags each
+  trajectory with min/max and the v1 trainer casts them to ``int`` in its metrics.
+- Every sample carries its score, so ``reward.num_workers`` is 1 in ``conf/train/grpo.yaml`` (verl starts that
+  many idle ``RewardLoopWorker`` actors; 1 keeps this guard reachable, 0 would fail inside verl instead).
 - Per-turn scores travel in ``extra_fields["turn_scores"]`` with ``extra_fields["turn_token_ends"]`` (the
   response index of each judged turn's last policy token); :func:`turn_token_rewards` turns them into a
   token-level reward tensor for a turn-level estimator.

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ...config import parse_kv
-from ...rollout import EpisodeRecord
-from ...runjob import RunJob, add_agent_arguments, agent_kwargs_of
+from ...rollout import EpisodeRecord, OutputLockedError, lock_output
+from ...runjob import FAILED_END_REASONS, RunJob, add_agent_arguments, agent_kwargs_of
 from ._bfcl import CATEGORIES
 
 ENV_IDS = {
@@ -125,10 +125,34 @@ def export_tasks(cats: list[str], args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def _run_categories(cats: list[str], args: argparse.Namespace, env_kwargs: dict[str, Any],
+                    agent_kwargs: dict[str, Any], identity: dict[str, Any]):
+    """One RunJob per category into the same file; (rows, records, error)."""
     import cm2_env
     from cm2_env.tasks import select_tasks
 
+    rows: dict[str, dict[str, Any]] = {}
+    all_records: list[EpisodeRecord] = []
+    for cat in cats:
+        kwargs = dict(env_kwargs)
+        if args.limit is not None:
+            kwargs["limit"] = args.limit
+        task_ids = None
+        if args.tasks:
+            task_ids = [t.id for t in select_tasks(cm2_env.make(ENV_IDS[cat], **kwargs).tasks, args.tasks)]
+            kwargs["task_ids"] = task_ids
+        job = RunJob(env_id=ENV_IDS[cat], out=Path(args.out), agent=args.agent, env_kwargs=kwargs,
+                     agent_kwargs=agent_kwargs, task_ids=task_ids, concurrency=args.concurrency, seed=args.seed,
+                     quiet=args.quiet, label=f"bfcl {cat} · {args.agent}", identity=identity)
+        result = job.run()
+        if result.error:
+            return rows, all_records, result.error
+        rows[cat] = summarize(result.records)
+        all_records.extend(result.records)
+    return rows, all_records, None
+
+
+def run(args: argparse.Namespace) -> int:
     from . import _bfcl
 
     if not _bfcl.available():
@@ -145,25 +169,14 @@ def run(args: argparse.Namespace) -> int:
     # one experiment across categories: they share the file, so the fingerprint leaves the category out
     identity = {"eval": "bfcl", "env_kwargs": env_kwargs, "agent": args.agent, "agent_kwargs": agent_kwargs,
                 "seed": args.seed}
-    rows: dict[str, dict[str, Any]] = {}
-    all_records: list[EpisodeRecord] = []
-    for cat in cats:
-        kwargs = dict(env_kwargs)
-        if args.limit is not None:
-            kwargs["limit"] = args.limit
-        task_ids = None
-        if args.tasks:
-            task_ids = [t.id for t in select_tasks(cm2_env.make(ENV_IDS[cat], **kwargs).tasks, args.tasks)]
-            kwargs["task_ids"] = task_ids
-        job = RunJob(env_id=ENV_IDS[cat], out=Path(args.out), agent=args.agent, env_kwargs=kwargs,
-                     agent_kwargs=agent_kwargs, task_ids=task_ids, concurrency=args.concurrency, seed=args.seed,
-                     quiet=args.quiet, label=f"bfcl {cat} · {args.agent}", identity=identity)
-        result = job.run()
-        if result.error:
-            print(f"error: {result.error}", file=sys.stderr)
-            return 2
-        rows[cat] = summarize(result.records)
-        all_records.extend(result.records)
+    try:
+        with lock_output(args.out):  # one lock across the categories: no other run slips in between them
+            rows, all_records, error = _run_categories(cats, args, env_kwargs, agent_kwargs, identity)
+    except OutputLockedError as e:
+        error = str(e)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if len(rows) > 1:
         rows["overall"] = summarize(all_records)
     print(format_table(rows))
@@ -173,6 +186,11 @@ def run(args: argparse.Namespace) -> int:
                   f"{_fmt(row['mean_checklist_when_official_pass'])}, when it fails "
                   f"{_fmt(row['mean_checklist_when_official_fail'])}")
     print(f"{len(all_records)} episode(s) recorded in {args.out}")
+    failed = sum(1 for r in all_records if r.end_reason in FAILED_END_REASONS)
+    if all_records and failed == len(all_records):
+        print(f"error: every episode failed to run ({failed} env/agent errors); see the records' agent_error",
+              file=sys.stderr)
+        return 1
     print("official acc: bfcl-eval multi_turn_checker verdict; checklist: mean cm2 checklist score; perfect: share "
           "with checklist 1.0; agree: official valid == checklist perfect; off+/ck-, off-/ck+: disagreements.")
     return 0

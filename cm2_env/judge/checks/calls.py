@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import CheckContext, CheckOutcome, CheckSpec, register_check
-from .matching import args_match
+from .matching import Pattern, args_match
 
 
 class ArgConstraint(BaseModel):
@@ -17,7 +17,7 @@ class ArgConstraint(BaseModel):
 
     equals: Any = Field(None, description="The value must equal this (numbers compare by value: 1 == 1.0).")
     one_of: list[Any] | None = Field(None, description="The value must equal one of these.")
-    regex: str | None = Field(None, description="The value, as a string, must fully match this regex.")
+    regex: Pattern | None = Field(None, description="The value, as a string, must fully match this regex.")
     contains: str | None = Field(None, description="The value, as a string, must contain this (case-insensitive).")
     approx: float | None = Field(None, description="The value must be a number within `tol` of this.")
     tol: float = Field(1e-6, description="Absolute tolerance used with `approx`.")

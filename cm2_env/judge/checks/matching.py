@@ -1,21 +1,99 @@
-"""Matching primitives shared by the built-in checks: argument constraints and text conditions."""
+"""Matching primitives shared by the built-in checks: argument constraints and text conditions.
+
+Regexes come from task files (LLM labellers write them) and run on model output, so a catastrophic pattern
+such as ``(a+)+$`` must not hang an episode — nor, since checks run on the event loop, every other episode of
+the run. Patterns are compiled with the ``regex`` engine (``re``'s syntax, plus a match ``timeout``) and every
+match shares its check's time budget (:data:`CHECK_TIME_BUDGET_S`, set by the rule engine through
+:func:`check_budget`); a match that runs out raises :class:`CheckTimeout`, which the rule engine turns into an
+``error`` verdict. A linear-time engine (RE2) was the alternative; it rejects back-references and look-arounds
+that existing task files use, and a time limit keeps ``re``'s semantics exactly.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
-import re
+import time
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Iterator
+
+import regex
+from pydantic import AfterValidator
 
 if TYPE_CHECKING:
     from .calls import ArgConstraint
     from .text import TextMatch
 
 
+CHECK_TIME_BUDGET_S = 0.1
+"""The most time the regex matches of one check may take together."""
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("cm2_check_deadline", default=None)
+
+
+class CheckTimeout(TimeoutError):
+    """A check's regex matching ran out of its time budget."""
+
+
+@contextmanager
+def check_budget(seconds: float = CHECK_TIME_BUDGET_S) -> Iterator[None]:
+    """Every regex match inside shares one deadline ``seconds`` from now."""
+    token = _deadline.set(time.perf_counter() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 @lru_cache(maxsize=4096)
-def compiled(pattern: str, flags: int = 0) -> re.Pattern:
-    return re.compile(pattern, flags)
+def compiled(pattern: str, ignore_case: bool = False) -> regex.Pattern:
+    """The pattern compiled with the runtime engine (raises ``regex.error`` if it cannot be compiled)."""
+    return regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
+
+
+def pattern_error(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be compiled by the runtime engine (None when it can)."""
+    try:
+        compiled(pattern)
+    except (regex.error, ValueError, TypeError, OverflowError, RecursionError) as e:
+        return f"invalid regex {pattern!r}: {e}"
+    return None
+
+
+def _must_compile(pattern: str) -> str:
+    problem = pattern_error(pattern)
+    if problem is not None:
+        raise ValueError(problem)
+    return pattern
+
+
+Pattern = Annotated[str, AfterValidator(_must_compile)]
+"""A regex field of a check spec: refused at validation (located) when the runtime engine cannot compile it."""
+
+
+def _timeout() -> float:
+    deadline = _deadline.get()
+    left = CHECK_TIME_BUDGET_S if deadline is None else deadline - time.perf_counter()
+    if left <= 0:
+        raise CheckTimeout(f"regex matching exceeded the check's {CHECK_TIME_BUDGET_S * 1000:.0f} ms budget")
+    return left
+
+
+def regex_search(pattern: str, text: str, ignore_case: bool = False) -> bool:
+    try:
+        return compiled(pattern, ignore_case).search(text, timeout=_timeout()) is not None
+    except TimeoutError as e:
+        raise CheckTimeout(f"regex {pattern[:80]!r} exceeded the check's {CHECK_TIME_BUDGET_S * 1000:.0f} ms "
+                           f"budget on a {len(text)}-character text (catastrophic backtracking?)") from e
+
+
+def regex_fullmatch(pattern: str, text: str) -> bool:
+    try:
+        return compiled(pattern).fullmatch(text, timeout=_timeout()) is not None
+    except TimeoutError as e:
+        raise CheckTimeout(f"regex {pattern[:80]!r} exceeded the check's {CHECK_TIME_BUDGET_S * 1000:.0f} ms "
+                           f"budget on a {len(text)}-character value (catastrophic backtracking?)") from e
 
 
 def as_text(value: Any) -> str:
@@ -45,7 +123,7 @@ def constraint_holds(c: "ArgConstraint", present: bool, value: Any) -> bool:
     if c.one_of is not None:
         return any(values_equal(value, v) for v in c.one_of)
     if c.regex is not None:
-        return compiled(c.regex).fullmatch(as_text(value)) is not None
+        return regex_fullmatch(c.regex, as_text(value))
     if c.contains is not None:
         return c.contains.lower() in as_text(value).lower()
     if c.approx is not None:
@@ -81,6 +159,6 @@ def positive_match(m: "TextMatch", text: str) -> bool:
         return False
     if m.all and not all(norm(s) in hay for s in m.all):
         return False
-    if m.regex and not compiled(m.regex, 0 if m.case_sensitive else re.I).search(text):
+    if m.regex and not regex_search(m.regex, text, ignore_case=not m.case_sensitive):
         return False
     return True

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import CheckContext, CheckOutcome, CheckSpec, register_check
-from .matching import forbidden_in, positive_match
+from .matching import Pattern, forbidden_in, positive_match
 
 
 class TextMatch(CheckSpec):
@@ -27,7 +27,7 @@ class TextMatch(CheckSpec):
     any: list[str] = Field(default_factory=list, description="At least one of these substrings must occur.")
     all: list[str] = Field(default_factory=list, description="All of these substrings must occur.")
     none: list[str] = Field(default_factory=list, description="None of these substrings may occur.")
-    regex: str | None = Field(None, description="This regex must be found (re.search).")
+    regex: Pattern | None = Field(None, description="This regex must be found (re.search semantics).")
     case_sensitive: bool = Field(False, description="Compare case-sensitively.")
 
     @model_validator(mode="after")
