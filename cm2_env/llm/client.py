@@ -27,7 +27,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import openai
 
 from ..config import to_plain
@@ -194,10 +193,10 @@ _ATTEMPT_ERRORS = (openai.APIConnectionError, openai.APIStatusError, openai.APIR
 connection error; the per-attempt cap a TimeoutError; a body of the wrong shape a MalformedResponse)."""
 
 
-def _http_timeout(cfg: LLMConfig) -> httpx.Timeout:
+def _http_timeout(cfg: LLMConfig) -> openai.Timeout:
     """The SDK/transport timeout: ``connect_timeout`` to connect, ``timeout`` for each other phase (the
     attempt as a whole is capped at ``timeout`` too, see :meth:`LLMClient._post`)."""
-    return httpx.Timeout(cfg.timeout, connect=min(cfg.connect_timeout or cfg.timeout, cfg.timeout))
+    return openai.Timeout(cfg.timeout, connect=min(cfg.connect_timeout or cfg.timeout, cfg.timeout))
 
 
 class _LoopState:
