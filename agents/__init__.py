@@ -8,6 +8,7 @@ AGENTS = Registry(
         "reference": "agents.reference:ReferenceAgent",
         "perturbed": "agents.perturbed:PerturbedAgent",
         "openai": "agents.openai_agent:OpenAIChatAgent",
+        "fixed": "agents.fixed:FixedReplyAgent",
     },
 )
 

@@ -285,8 +285,7 @@ class ToolTaskEnv(gym.Env):
     async def _run_tools(self, ep: Episode, calls: list[ToolCall], step: StepInfo) -> str | None:
         """Answer the step's calls; returns an end reason when the step ends the episode."""
         records = []
-        for call in calls:
-            result = await self._run_call(ep, call)
+        for call, result in zip(calls, await self._execute_calls(ep, calls)):
             ep.messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content})
             records.append(ToolCallRecord(call.id, call.name, result.source, result.error, dict(result.meta)))
             if result.error:
@@ -319,6 +318,11 @@ class ToolTaskEnv(gym.Env):
         ep.turn_start = len(ep.messages)
         ep.messages.append({"role": "user", "content": reply.content})
         return None
+
+    async def _execute_calls(self, ep: Episode, calls: list[ToolCall]) -> list[ToolResult]:
+        """One result per call of the step, in order; an adapter whose benchmark runs a message's calls as one
+        batch (e.g. ToolSandbox tries parallel calls in every order) overrides this."""
+        return [await self._run_call(ep, call) for call in calls]
 
     async def _run_call(self, ep: Episode, call: ToolCall) -> ToolResult:
         try:

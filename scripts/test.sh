@@ -2,13 +2,16 @@
 # Install everything the tests need into fresh virtual environments and run the whole test suite.
 #   main env  (.venv-test):  torch==2.13.0 (CPU) first, then cm2-env with the dev, hf, train (verl,
 #                            TransferQueue) and viz (matplotlib) extras, torch held by a constraint
-#   BFCL env  (.venv-bfcl):  bfcl-eval pins numpy==1.26.4, so it cannot share the main env (see README)
-# Usage: bash scripts/test.sh   (VENV=..., BFCL_VENV=... to choose the locations; KEEP_VENV=1 to reuse)
+#   one env per benchmark whose pins clash with verl's (see README):
+#     BFCL        (.venv-bfcl):         bfcl-eval pins numpy==1.26.4
+#     tau2-bench  (.venv-tau2):         needs Python >= 3.12; installed from $TAU2_SRC (default ../shared/vendor)
+#     ToolSandbox (.venv-toolsandbox):  --no-deps plus a pinned minimal set; from $TOOLSANDBOX_SRC
+# Usage: bash scripts/test.sh   (VENV=..., BFCL_VENV=..., TAU2_VENV=..., TOOLSANDBOX_VENV=... to choose the
+# locations; KEEP_VENV=1 to reuse them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv-test}
-BFCL_VENV=${BFCL_VENV:-.venv-bfcl}
 
 fresh_venv() {
   if [[ "${KEEP_VENV:-0}" != 1 || ! -x "$1/bin/python" ]]; then
@@ -27,10 +30,20 @@ fresh_venv "$VENV"
 status=0
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/benchmarks tests || status=$?
 
-if [[ -f scripts/install_bfcl_env.sh && -d tests/benchmarks ]]; then
-  echo "== BFCL environment: $BFCL_VENV"
-  if [[ "${KEEP_VENV:-0}" != 1 || ! -x "$BFCL_VENV/bin/python" ]]; then rm -rf "$BFCL_VENV"; fi
-  bash scripts/install_bfcl_env.sh "$BFCL_VENV"
-  "$BFCL_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/benchmarks || status=$?
-fi
+# benchmark_env NAME INSTALL_SCRIPT VENV TEST_FILE...: a benchmark's own venv, then its tests there
+benchmark_env() {
+  local name=$1 script=$2 venv=$3
+  shift 3
+  [[ -f "$script" && $# -gt 0 ]] || return 0
+  echo "== $name environment: $venv"
+  if [[ "${KEEP_VENV:-0}" != 1 || ! -x "$venv/bin/python" ]]; then rm -rf "$venv"; fi
+  bash "$script" "$venv" || { status=1; return 0; }
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" || status=$?
+}
+
+shopt -s nullglob
+benchmark_env BFCL scripts/install_bfcl_env.sh "${BFCL_VENV:-.venv-bfcl}" tests/benchmarks/test_bfcl_*.py
+benchmark_env tau2-bench scripts/install_tau2_env.sh "${TAU2_VENV:-.venv-tau2}" tests/benchmarks/test_tau2_*.py
+benchmark_env ToolSandbox scripts/install_toolsandbox_env.sh "${TOOLSANDBOX_VENV:-.venv-toolsandbox}" \
+  tests/benchmarks/test_toolsandbox_*.py
 exit $status

@@ -6,8 +6,7 @@ package does not import bfcl-eval; the names below are loaded on first use. See 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .. import lazy_exports
 
 _EXPORTS = {
     "BFCLMultiTurnEnv": ".env",
@@ -25,10 +24,4 @@ _EXPORTS = {
     "available": "._bfcl",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

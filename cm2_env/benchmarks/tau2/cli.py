@@ -1,0 +1,124 @@
+"""Run an agent on a tau2-bench domain: tau2's official reward, pass^k, DB-match rate, checklist score, agreement.
+
+    cm2 eval tau2 --domain retail --agent reference --num-trials 1 --out runs/tau2_retail_ref.jsonl
+    cm2 eval tau2 --domain mock --agent perturbed --agent-arg fault_rate=0.3 --num-trials 4 --out runs/tau2_mock.jsonl
+
+One JSON line per episode (the ``cm2 run`` record; tau2's verdict under ``evaluations.tau2``); reruns resume.
+pass^k = mean over tasks of C(successes, k) / C(trials, k) (tau2's definition), over tasks with an official
+reward (tasks needing an LLM judge for NL assertions are listed apart when no judge is configured).
+Needs tau2 (scripts/install_tau2_env.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from math import comb
+from pathlib import Path
+from typing import Any
+
+from ...config import parse_kv
+from ...rollout import EpisodeRecord
+from ...runjob import FAILED_END_REASONS, RunJob, add_agent_arguments, agent_kwargs_of
+
+
+def env_id_of(domain: str) -> str:
+    return "cm2/Tau2-" + "".join(p.capitalize() for p in domain.replace("-", "_").split("_")) + "-v0"
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--domain", default="retail", help="a domain tau2 registers (usable here: retail, mock)")
+    p.add_argument("--task-ids", nargs="*", default=None, help="tau2 task ids (default: all)")
+    p.add_argument("--limit", type=int, default=None, help="first N tasks")
+    p.add_argument("--num-trials", type=int, default=1, help="trials per task (pass^k for k = 1..trials)")
+    p.add_argument("--user", choices=["scripted", "llm"], default="scripted",
+                   help="user side: scripted (offline approximation) or cm2's LLM user (needs an LLM config)")
+    p.add_argument("--nl-judge", action="store_true",
+                   help="let tau2's evaluator call its LLM for NL assertions (needs a provider key)")
+    p.add_argument("--out", default=None, help="output JSONL (appended; reruns resume)")
+    add_agent_arguments(p)
+
+
+def pass_hat_k(successes: dict[str, list[bool]], k: int) -> float | None:
+    vals = [comb(sum(v), k) / comb(len(v), k) for v in successes.values() if len(v) >= k]
+    return sum(vals) / len(vals) if vals else None
+
+
+def summarize(records: list[EpisodeRecord], trials: int) -> dict[str, Any]:
+    official = [r.evaluations.get("tau2") or {} for r in records]
+    scored = [(r, o) for r, o in zip(records, official) if o.get("reward") is not None]
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    for r, o in scored:
+        per_task[r.task_id].append(o["reward"] >= 1.0 - 1e-9)
+    perfect = lambda r: r.score is not None and r.score >= 1.0 - 1e-9  # noqa: E731
+    n = len(records)
+    db = [o.get("db_match") for o in official if o.get("db_match") is not None]
+    return {
+        "episodes": n,
+        "scored": len(scored),
+        "needs_llm": sorted({r.task_id for r, o in zip(records, official) if o.get("needs_llm") and o.get("reward") is None}),
+        "avg_reward": sum(o["reward"] for _, o in scored) / len(scored) if scored else None,
+        "avg_reward_without_nl": (sum(o.get("reward_without_nl", o.get("reward")) or 0.0 for o in official) / n) if n else None,
+        "pass_hat": {k: pass_hat_k(per_task, k) for k in range(1, trials + 1)},
+        "db_match_rate": sum(db) / len(db) if db else None,
+        "checklist": sum(r.score or 0.0 for r in records) / n if n else None,
+        "agreement": (sum((o["reward"] >= 1 - 1e-9) == perfect(r) for r, o in scored) / len(scored)) if scored else None,
+        "agreement_without_nl": (sum(((o.get("reward_without_nl", o.get("reward")) or 0) >= 1 - 1e-9) == perfect(r)
+                                     for r, o in zip(records, official)) / n) if n else None,
+        "evaluator_errors": sum(1 for o in official if "error" in o),
+    }
+
+
+def _f(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import _tau2
+
+    if not _tau2.available():
+        print(f"cm2 eval tau2: {_tau2.INSTALL_HINT}", file=sys.stderr)
+        return 2
+    why = _tau2.domain_status(args.domain)
+    if why is not None:
+        print(f"cm2 eval tau2: domain {args.domain!r} cannot run here: {why}; usable: "
+              f"{', '.join(_tau2.usable_domains())}", file=sys.stderr)
+        return 2
+    if not args.out:
+        print("cm2 eval tau2: --out FILE.jsonl is required", file=sys.stderr)
+        return 2
+    env_kwargs = parse_kv(args.env_arg)
+    env_kwargs.setdefault("domain", args.domain)
+    if args.user == "llm":
+        env_kwargs.setdefault("user", "llm")
+    if args.nl_judge:
+        env_kwargs["nl_judge"] = True
+    if args.limit is not None:
+        env_kwargs["limit"] = args.limit
+    task_ids = None
+    if args.task_ids:
+        task_ids = [t if "/" in t else f"{args.domain}/{t}" for t in args.task_ids]
+        env_kwargs["task_ids"] = task_ids
+    agent_kwargs = agent_kwargs_of(args)
+    job = RunJob(env_id=env_id_of(args.domain), out=Path(args.out), agent=args.agent, env_kwargs=env_kwargs,
+                 agent_kwargs=agent_kwargs, task_ids=task_ids, group_size=max(1, args.num_trials),
+                 concurrency=args.concurrency, seed=args.seed, quiet=args.quiet,
+                 label=f"tau2 {args.domain} · {args.agent}")
+    result = job.run()
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 2
+    s = summarize(result.records, max(1, args.num_trials))
+    print(f"domain {args.domain}: {s['episodes']} episode(s), {s['scored']} with an official reward")
+    print(f"avg reward {_f(s['avg_reward'])}  " + "  ".join(f"pass^{k} {_f(v)}" for k, v in s["pass_hat"].items()))
+    print(f"DB match {_f(s['db_match_rate'])}  checklist {_f(s['checklist'])}  agreement {_f(s['agreement'])}  "
+          f"(without NL: reward {_f(s['avg_reward_without_nl'])}, agreement {_f(s['agreement_without_nl'])})")
+    if s["needs_llm"]:
+        print(f"{len(s['needs_llm'])} task(s) need an LLM judge for NL assertions (not scored; --nl-judge): "
+              + ", ".join(s["needs_llm"][:10]) + (" ..." if len(s["needs_llm"]) > 10 else ""))
+    if s["evaluator_errors"]:
+        print(f"{s['evaluator_errors']} evaluator error(s); see evaluations.tau2.error", file=sys.stderr)
+    print(f"{len(result.records)} episode(s) recorded in {args.out}")
+    failed = sum(1 for r in result.records if r.end_reason in FAILED_END_REASONS)
+    return 1 if result.records and failed == len(result.records) else 0
