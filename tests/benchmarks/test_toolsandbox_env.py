@@ -181,3 +181,21 @@ def test_augmentations_scrambled_match_official():
             if label == "oracle":
                 assert official["similarity"] == 1.0 and info["score"] == 1.0, task.id
     e.close()
+
+
+def test_a_model_chosen_call_id_cannot_inject_code(env, tmp_path):
+    """ToolSandbox pastes call ids into the Python it executes: only identifiers reach that code (a hostile id
+    from a dict action is replaced there, kept in the episode's record), and the hostile step runs nothing."""
+    marker = tmp_path / "pwned"
+    hostile = f"x = 1; open({str(marker)!r}, 'w').write('x'); y"
+    task = env.tasks[0]
+    env.reset(options={"task_id": task.id})
+    name = task.tools[0]["function"]["name"]
+    _, _, _, _, info = env.step({"role": "assistant", "content": "", "tool_calls": [
+        {"id": hostile, "type": "function", "function": {"name": name, "arguments": "{}"}}]})
+    assert not marker.exists()
+    session = env._ep.tool_session
+    assert session._safe_id(hostile) == "cm2_call_0" and session._safe_id("call_1") == "call_1"
+    assert session._safe_id("import") != "import"  # keywords are not identifiers ToolSandbox can assign to
+    assert info["tool_results"][0]["id"] == hostile  # the episode keeps the model's id; only ToolSandbox's code not
+    env.step({"role": "assistant", "content": "done"})

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import copy
 import json
+import keyword
+import re
 from typing import Any
 
 from ...tasks.models import Task
 from ...types import ToolCall, ToolResult
 from . import _ts
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def scenario_of(task: Task) -> Any:
@@ -42,6 +46,8 @@ class ToolSandboxSession:
         self.closed = False
         self.ended = False
         self.executed: list[dict[str, Any]] = []
+        self._substitute_ids: dict[str, str] = {}
+        """Model-given call ids that are not identifiers → the ids ToolSandbox's code sees."""
         with _ts.in_context(self) as ctx:  # what Scenario.play does first: run the system's setup code
             db = ctx.get_database(DatabaseNamespace.SANDBOX, drop_sandbox_message_index=False,
                                   get_all_history_snapshots=True)
@@ -74,6 +80,12 @@ class ToolSandboxSession:
 
         BaseRole.add_messages(messages)
 
+    def _safe_id(self, call_id: str) -> str:
+        """``call_id`` when it is a plain Python identifier, else a stable substitute for this session."""
+        if _IDENTIFIER.fullmatch(call_id or "") and not keyword.iskeyword(call_id):
+            return call_id
+        return self._substitute_ids.setdefault(call_id, f"cm2_call_{len(self._substitute_ids)}")
+
     def call_batch(self, calls: list[ToolCall]) -> list[ToolResult]:
         """Execute one assistant message's calls as one ToolSandbox batch; results in call order."""
         from openai.types.chat.chat_completion_message_tool_call import ChatCompletionMessageToolCall, Function
@@ -90,8 +102,10 @@ class ToolSandboxSession:
             ctx = get_current_context()
             out_msgs = []
             for c in calls:
+                # ToolSandbox pastes the call id into Python source (`{id}_parameters = ...`): a model-chosen id is
+                # never used there unless it is a plain identifier (no code injection through a dict action's id)
                 tc = ChatCompletionMessageToolCall(
-                    id=c.id, type="function",
+                    id=self._safe_id(c.id), type="function",
                     function=Function(name=c.name, arguments=json.dumps(c.arguments or {}, ensure_ascii=False)))
                 try:
                     code = openai_tool_call_to_python_code(
@@ -99,7 +113,7 @@ class ToolSandboxSession:
                 except Exception as e:  # noqa: BLE001 - e.g. unknown tool: ToolSandbox's agent would crash; we report
                     code = f"raise KeyError({str(e)!r})"
                 out_msgs.append(Message(sender=RoleType.AGENT, recipient=RoleType.EXECUTION_ENVIRONMENT, content=code,
-                                        openai_tool_call_id=c.id, openai_function_name=c.name))
+                                        openai_tool_call_id=tc.id, openai_function_name=c.name))
             self._add(out_msgs)
             before = get_current_context().max_sandbox_message_index
             ExecutionEnvironment().respond()
@@ -111,7 +125,7 @@ class ToolSandboxSession:
         by_id = {r.get("openai_tool_call_id"): r for r in new}
         results = []
         for c in calls:
-            r = by_id.get(c.id) or {}
+            r = by_id.get(self._safe_id(c.id)) or {}
             exc = r.get("tool_call_exception")
             content = r.get("content") or ""
             self.executed.append({"name": c.name, "arguments": dict(c.arguments or {}), "content": content,
