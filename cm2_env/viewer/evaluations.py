@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..plugins import discover_plugins
 from ..rollout import EpisodeRecord
 
 PERFECT_EPS = 1e-9
@@ -44,10 +45,13 @@ def register_evaluation_summariser(s: EvaluationSummariser) -> EvaluationSummari
 
 
 def evaluation_summariser(name: str) -> EvaluationSummariser | None:
+    if name not in _REGISTRY:
+        discover_plugins()  # a benchmark registers its summariser from its plugin.py
     return _REGISTRY.get(name)
 
 
 def registered_evaluators() -> list[str]:
+    discover_plugins()
     return sorted(_REGISTRY)
 
 
@@ -86,29 +90,6 @@ def generic_episode(ev: Any, record: EpisodeRecord) -> dict[str, Any]:
 def _short(v: Any, n: int = 80) -> str:
     s = v if isinstance(v, str) else repr(v)
     return s if len(s) <= n else s[: n - 1] + "…"
-
-
-# ---------------------------------------------------------------------------------------------- BFCL
-
-
-def _bfcl_summary(records: list[EpisodeRecord]) -> dict[str, Any]:
-    from ..benchmarks.bfcl.cli import summarize  # the same numbers `cm2 eval bfcl` prints
-
-    return summarize(records)
-
-
-def _bfcl_episode(ev: dict[str, Any], record: EpisodeRecord) -> dict[str, Any]:
-    ev = ev if isinstance(ev, dict) else {}
-    valid = bool(ev.get("valid"))
-    fields = {k: ev[k] for k in ("valid", "accuracy", "error_type", "error_message", "checker_error", "error")
-              if k in ev}
-    if "decoded" in ev:
-        fields["decoded"] = ev["decoded"]
-    return {"passed": valid, "agree": valid == checklist_perfect(record.score), "fields": fields}
-
-
-register_evaluation_summariser(EvaluationSummariser(
-    "bfcl", _bfcl_summary, _bfcl_episode, metric="official_accuracy", label="BFCL accuracy"))
 
 
 # ------------------------------------------------------------------------------------------- entry points

@@ -209,3 +209,22 @@ def test_cm2_list_shows_bfcl_envs_with_task_counts(capsys):
     for env_id in ENV_IDS.values():
         line = next(line for line in out.splitlines() if line.startswith(env_id))
         assert line.split()[1] == "200", line
+
+
+def test_viewer_report_of_a_real_bfcl_run(tmp_path):
+    """cm2 view over a real `cm2 eval bfcl` run: its official summary is the BFCL CLI's own (accuracy, agreement)."""
+    from cm2_env.cli import main
+    from cm2_env.rollout import read_records
+    from cm2_env.viewer.model import summarise_evaluations
+
+    out = tmp_path / "bfcl.jsonl"
+    assert main(["eval", "bfcl", "--category", "base", "--agent", "perturbed", "--agent-arg", "fault_rate=0.5",
+                 "--limit", "6", "--out", str(out), "-q"]) == 0
+    records = read_records(out)
+    official = summarise_evaluations(records)["bfcl"]
+    expected = summarize(records)
+    assert official["summary"]["official_accuracy"] == pytest.approx(expected["official_accuracy"])
+    assert official["summary"]["agreement"] == pytest.approx(expected["agreement"])
+    html = tmp_path / "bfcl.html"
+    assert main(["view", str(out), "--out", str(html)]) == 0
+    assert "multi_turn_base_0" in html.read_text(encoding="utf-8")

@@ -6,3 +6,5 @@ from . import checks  # noqa: F401 - registers toolsandbox_milestone, toolsandbo
 
 TOOL_BACKENDS.register_lazy("toolsandbox", "cm2_env.benchmarks.toolsandbox.session:ToolSandboxBackend")
 USER_SIMULATORS.register_lazy("toolsandbox_llm", "cm2_env.benchmarks.toolsandbox.user:ToolSandboxLLMUser")
+
+from . import report  # noqa: E402,F401 - registers how `cm2 view` summarises this benchmark's verdicts
