@@ -17,7 +17,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .env import ToolTaskEnv, _LoopRunner
+from .env import ToolTaskEnv
+from .loop_runner import LoopRunner
 from .envs import make
 
 
@@ -31,8 +32,12 @@ class AsyncToolVectorEnv(VectorEnv):
     ):
         self.envs: list[ToolTaskEnv] = [fn() for fn in env_fns]
         self.num_envs = len(self.envs)
-        if isinstance(autoreset_mode, str):
-            autoreset_mode = AutoresetMode(autoreset_mode)
+        if isinstance(autoreset_mode, str):  # Gymnasium's value ("SameStep") or the enum name ("same_step")
+            by_name = {m.name.lower(): m for m in AutoresetMode}
+            try:
+                autoreset_mode = by_name.get(autoreset_mode.lower()) or AutoresetMode(autoreset_mode)
+            except ValueError:
+                raise ValueError(f"unknown autoreset_mode {autoreset_mode!r}; one of {', '.join(by_name)}") from None
         self.autoreset_mode = autoreset_mode
         self.metadata = {**self.envs[0].metadata, "autoreset_mode": autoreset_mode}
         self.render_mode = self.envs[0].render_mode
@@ -42,7 +47,7 @@ class AsyncToolVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._obs: list[Any] = [None] * self.num_envs
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
-        self._runner = _LoopRunner()
+        self._runner = LoopRunner()
         self._last_options: list[dict[str, Any] | None] = [None] * self.num_envs
 
     # ------------------------------------------------------------------ helpers
