@@ -13,9 +13,10 @@ from jsonschema import Draft202012Validator
 from ..types import ToolCall, ToolResult
 
 
-def error_result(code: str, message: str, **extra: Any) -> ToolResult:
+def error_result(code: str, message: str, *, source: str = "validation", **extra: Any) -> ToolResult:
+    """A structured error the agent sees as the tool message (``{"error": code, "message": ..., ...}``)."""
     body = {"error": code, "message": message, **extra}
-    return ToolResult(json.dumps(body, ensure_ascii=False), source="validation", error=code)
+    return ToolResult(json.dumps(body, ensure_ascii=False), source=source, error=code)
 
 
 class ToolSet:

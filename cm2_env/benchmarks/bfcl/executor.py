@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...tasks.models import Task
+from ...tools.validation import error_result
 from ...types import ToolCall, ToolResult
 from . import _bfcl
 
@@ -134,8 +135,7 @@ class BFCLToolSession:
 
     def call_sync(self, call: ToolCall) -> ToolResult:
         if self.closed:
-            return ToolResult(json.dumps({"error": "session_closed", "message": "the episode is over"}),
-                              source="executor", error="session_closed")
+            return error_result("session_closed", "the episode is over", source="executor")
         reveal = self.hidden_until.get(call.name)
         if reveal is not None and self.turn is not None and self.turn < reveal:
             return ToolResult(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...tasks.models import Task
+from ...tools.validation import error_result
 from ...types import ToolCall, ToolResult
 from . import _tau2
 
@@ -101,8 +102,7 @@ class Tau2ToolSession:
 
     def call_sync(self, call: ToolCall) -> ToolResult:
         if self.closed:
-            return ToolResult(json.dumps({"error": "session_closed", "message": "the episode is over"}),
-                              source="executor", error="session_closed")
+            return error_result("session_closed", "the episode is over", source="executor")
         args = dict(call.arguments or {})
         msg = self.env.get_response(self._tool_call(id=call.id, name=call.name, arguments=args, requestor="assistant"))
         self.executed.append(ExecutedCall(call.id, call.name, args, msg))

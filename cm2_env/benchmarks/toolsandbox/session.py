@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from ...tasks.models import Task
+from ...tools.validation import error_result
 from ...types import ToolCall, ToolResult
 from . import _ts
 
@@ -95,8 +96,7 @@ class ToolSandboxSession:
         from tool_sandbox.roles.openai_api_agent import OpenAIAPIAgent
 
         if self.closed or self.ended:
-            return [ToolResult(json.dumps({"error": "session_closed", "message": "the conversation is over"}),
-                               source="executor", error="session_closed") for _ in calls]
+            return [error_result("session_closed", "the conversation is over", source="executor") for _ in calls]
         with _ts.in_context(self):
             names = set(OpenAIAPIAgent.get_available_tools().keys())
             ctx = get_current_context()
