@@ -43,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"cm2 view: {e}", file=sys.stderr)
         return 2
+    for src in inputs.runs:  # say what could not be shown instead of rendering it silently as nothing
+        if src.bad_lines:
+            print(f"cm2 view: warning: {src.path}: {src.bad_lines} unreadable line(s) left out", file=sys.stderr)
+        if not src.records and not args.serve:
+            print(f"cm2 view: warning: {src.path}: no readable episode", file=sys.stderr)
     status = 0
     if args.png:
         try:

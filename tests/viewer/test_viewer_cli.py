@@ -156,3 +156,15 @@ def test_registers_as_cm2_subcommands(starter_runs, tmp_path, monkeypatch):
     assert cm2_cli.main(["view", str(starter_runs[0]), "--out", str(out)]) == 0 and out.exists()
     args = cm2_cli.build_parser().parse_args(["sweep", "-m", "agent=reference,perturbed", "seed=1"])
     assert args.multirun and args.overrides == ["agent=reference,perturbed", "seed=1"]
+
+
+def test_unreadable_run_lines_are_reported_not_silently_dropped(tmp_path, capsys):
+    from cm2_env.viewer.cli import add_parser, run
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('garbage\n{"x": 1}\n', encoding="utf-8")
+    p = __import__("argparse").ArgumentParser()
+    add_parser(p)
+    assert run(p.parse_args([str(bad), "--out", str(tmp_path / "bad.html")])) == 0
+    err = capsys.readouterr().err
+    assert "2 unreadable line(s) left out" in err and "no readable episode" in err
