@@ -9,6 +9,7 @@ AGENTS = Registry(
         "perturbed": "agents.perturbed:PerturbedAgent",
         "openai": "agents.openai_agent:OpenAIChatAgent",
         "fixed": "agents.fixed:FixedReplyAgent",
+        "hf": "agents.hf_agent:HFAgent",
     },
 )
 

@@ -16,7 +16,7 @@ PLUGIN_COMMANDS: dict[str, str] = {"view": "cm2_env.viewer.cli", "sweep": "cm2_e
 # Nested groups: group → {name: module}; e.g. `cm2 data to-verl`. `cm2 eval NAME` is every benchmark folder
 # with a cli.py (see benchmark_commands).
 PLUGIN_GROUPS: dict[str, dict[str, str]] = {
-    "data": {"to-verl": "cm2_env.data.to_verl"},
+    "data": {"to-verl": "cm2_env.data.to_verl", "run": "cm2_env.data.pipeline", "to-sft": "train.sft.export"},
 }
 
 
@@ -149,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
             sp = sub.add_parser(name, help=_first_line(mod.__doc__))
             mod.add_parser(sp)
             sp.set_defaults(func=mod.run)
-    for group, members in {**PLUGIN_GROUPS, "eval": benchmark_commands()}.items():
+    from cm2_env.data.stage import stage_modules
+
+    groups = {**PLUGIN_GROUPS, "eval": benchmark_commands()}
+    groups["data"] = {**stage_modules(), **groups["data"]}
+    for group, members in groups.items():
         gp = sub.add_parser(group, help=f"{group} tools: {', '.join(members)}")
         gsub = gp.add_subparsers(dest=f"{group}_command", required=True)
         for name, module in members.items():

@@ -188,7 +188,9 @@ def summary_table(records: list[EpisodeRecord]) -> str:
 
 def add_agent_arguments(p: argparse.ArgumentParser) -> None:
     """The options every run command shares: agent, env/agent kwargs, concurrency, seed, output, quiet."""
-    p.add_argument("--agent", default="reference", help="agent name (reference, perturbed, openai)")
+    from agents import AGENTS  # lazy registry: listing names imports no agent
+
+    p.add_argument("--agent", default="reference", help=f"agent name ({', '.join(AGENTS.names())})")
     p.add_argument("--agent-arg", action="append", default=[], metavar="KEY=VALUE", help="agent kwarg (JSON values)")
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="env kwarg override (JSON values)")
     p.add_argument("--concurrency", type=int, default=8, help="episodes in flight at once")
