@@ -6,7 +6,9 @@
 #     BFCL        (.venv-bfcl):         bfcl-eval pins numpy==1.26.4
 #     tau2-bench  (.venv-tau2):         needs Python >= 3.12; installed from $TAU2_SRC (default ../shared/vendor)
 #     ToolSandbox (.venv-toolsandbox):  --no-deps plus a pinned minimal set; from $TOOLSANDBOX_SRC
-# Usage: bash scripts/test.sh   (VENV=..., BFCL_VENV=..., TAU2_VENV=..., TOOLSANDBOX_VENV=... to choose the
+#   SFT         (.venv-sft):          llamafactory==0.9.5 pins transformers <=5.6.0 (verl needs !=5.6.0); its drift
+#                                     test also runs the main env's verl token builder
+# Usage: bash scripts/test.sh   (VENV=..., BFCL_VENV=..., TAU2_VENV=..., TOOLSANDBOX_VENV=..., SFT_VENV=... to choose the
 # locations; KEEP_VENV=1 to reuse them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +30,7 @@ fresh_venv "$VENV"
 "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 
 status=0
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/benchmarks tests || status=$?
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider --ignore=tests/benchmarks --ignore=tests/train/sft tests || status=$?
 
 # benchmark_env NAME INSTALL_SCRIPT VENV TEST_FILE...: a benchmark's own venv, then its tests there
 benchmark_env() {
@@ -46,4 +48,5 @@ benchmark_env BFCL scripts/install_bfcl_env.sh "${BFCL_VENV:-.venv-bfcl}" tests/
 benchmark_env tau2-bench scripts/install_tau2_env.sh "${TAU2_VENV:-.venv-tau2}" tests/benchmarks/test_tau2_*.py
 benchmark_env ToolSandbox scripts/install_toolsandbox_env.sh "${TOOLSANDBOX_VENV:-.venv-toolsandbox}" \
   tests/benchmarks/test_toolsandbox_*.py
+benchmark_env SFT scripts/install_sft_env.sh "${SFT_VENV:-.venv-sft}" --confcutdir=tests/train/sft tests/train/sft/test_*.py
 exit $status
