@@ -2,6 +2,8 @@
 
 Turn score R_t = Σ w·pass / Σ w over the items actually judged (passed or failed). Unjudged items (no check,
 no LLM judge) and judge errors leave the denominator and are reported, never scored as 0.
+Veto: a failed item marked ``veto`` sets R_t = 0 (the other verdicts stay as they are; the item's rationale says
+so). A veto item that passed, or was not judged, changes nothing.
 Trajectory score = (1/L) Σ_t R_t over the task's scorable turns L; turns never reached count 0.
 """
 
@@ -47,6 +49,7 @@ def score_turn(turn: int, items: list[ChecklistItem], verdicts: dict[str, Verdic
         apply_gating(items, verdicts)
     num = den = 0.0
     required_failed = []
+    vetoed = False
     for it in items:
         v = verdicts[it.id]
         if v.status not in SCORED:
@@ -56,7 +59,10 @@ def score_turn(turn: int, items: list[ChecklistItem], verdicts: dict[str, Verdic
         num += it.weight * passed
         if it.required_for_next_turn and not passed:
             required_failed.append(it.id)
-    score = num / den if den > 0 else None
+        if it.veto and v.status == "failed":
+            vetoed = True
+            v.rationale = (v.rationale + "; " if v.rationale else "") + "veto: the turn scores 0"
+    score = (0.0 if vetoed else num / den) if den > 0 else None
     return TurnResult(turn, score, verdicts, required_failed)
 
 

@@ -126,8 +126,20 @@ def to_cm2(task: Task) -> dict[str, Any]:
         "messages": messages,
         "tools": task.tools,
         "checklists": [
-            [[it.model_dump(by_alias=True, exclude_none=True, exclude_defaults=False) for it in turn] for turn in v]
+            [[_cm2_item(it) for it in turn] for turn in v]
             for v in variants
         ],
         **extra,
     }
+
+
+# cm2-env's own item fields, written only when set, so a CM2 record round-trips unchanged
+_EXTENSION_DEFAULTS = {"veto": False}
+
+
+def _cm2_item(item: Any) -> dict[str, Any]:
+    out = item.model_dump(by_alias=True, exclude_none=True, exclude_defaults=False)
+    for key, default in _EXTENSION_DEFAULTS.items():
+        if out.get(key) == default:
+            out.pop(key)
+    return out

@@ -56,6 +56,8 @@ class ChecklistItem(_Model):
     evidence: list[Evidence] = Field(default_factory=list, description="Where the reference satisfies the item.")
     failure_examples: list[str] = Field(default_factory=list, description="Typical ways to fail it.")
     required_for_next_turn: bool = Field(False, description="If it fails, the episode ends after this turn.")
+    veto: bool = Field(False, description="If it is judged and fails, its turn scores 0 whatever else passed "
+                       "(e.g. a forbidden action such as a ToolSandbox minefield).")
     dependence: list[str] = Field(default_factory=list, description="Ids of items (same turn) it depends on.")
     weight: float = Field(ge=0, description="Weight; the weights of one turn sum to 1.")
     check: SerializeAsAny[CheckSpec] | None = Field(

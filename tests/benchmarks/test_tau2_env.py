@@ -55,7 +55,9 @@ def test_reference_scores_official_and_checklist(domain):
         if not reachable:
             unreachable.append((task.id, why))
             assert r < 1.0 and ev.get("reward", 0) != 1.0  # checklist and official agree on the failure
+            assert ev["gold_infeasible"] == why  # reported, not silently scored
             continue
+        assert "gold_infeasible" not in ev
         assert ev["termination_reason"] == "user_stop"
         assert ev["db_match"] in (True, None)
         assert r == pytest.approx(1.0), (task.id, info["verdicts"] if "verdicts" in info else info)
@@ -85,6 +87,13 @@ def _independent_reward(domain, tau2_task, with_nl=False):
     from tau2.evaluator.evaluator import EvaluationType, evaluate_simulation
     from tau2.registry import registry
 
+    with _tau2.original_constructors():  # tau2's own constructors, not the adapter's cached copies
+        return _independent_reward_here(domain, tau2_task, with_nl, registry, AssistantMessage, ToolCall, UserMessage,
+                                        SimulationRun, TerminationReason, EvaluationType, evaluate_simulation)
+
+
+def _independent_reward_here(domain, tau2_task, with_nl, registry, AssistantMessage, ToolCall, UserMessage,
+                             SimulationRun, TerminationReason, EvaluationType, evaluate_simulation):
     env = registry.get_env_constructor(domain)()
     init = tau2_task.initial_state
     history = list(init.message_history or []) if init else []
@@ -119,6 +128,22 @@ def test_official_equals_tau2_evaluate_simulation(domain, count):
         theirs = _independent_reward(domain, tau2_task(task))
         assert ours == theirs.reward, (task.id, ev, theirs)
         assert ev["db_match"] == (None if theirs.db_check is None else theirs.db_check.db_match)
+
+
+@pytest.mark.parametrize("domain,count", [("mock", 10), ("retail", 6)])
+def test_cached_constructor_gives_tau2s_own_verdict(domain, count):
+    """The adapter lets tau2's evaluator build the domain env as a copy of the cached one: same verdicts as with
+    tau2's own constructor, on perturbed (failing and passing) trajectories."""
+    from cm2_env.benchmarks.tau2.official import official_verdict
+
+    env = Tau2Env(domain)
+    keys = ("reward", "reward_without_nl", "db_match", "reward_breakdown", "termination_reason")
+    for i, task in enumerate(env.tasks[:count]):
+        _, info, session = _episode(env, PerturbedAgent(fault_rate=0.5, seed=i), task)
+        fast = official_verdict(task, env.messages, session)
+        with _tau2.original_constructors():
+            slow = official_verdict(task, env.messages, session)
+        assert {k: fast.get(k) for k in keys} == {k: slow.get(k) for k in keys}, (task.id, fast, slow)
 
 
 def test_64_concurrent_episodes_share_no_state():

@@ -95,6 +95,8 @@ def test_official_equals_with_followups():
     official = _official_fields(scripted.play_official(name, script, follow))
     info = scripted.run_adapter(e, name, script)
     assert _adapter_fields(info["evaluations"]["toolsandbox"]) == official
+    # the checklist is judged over the whole conversation (the milestone call was made in turn 0)
+    assert info["turn_scores"] == [1.0] and info["score"] == 1.0
     e.close()
 
 
@@ -199,3 +201,115 @@ def test_a_model_chosen_call_id_cannot_inject_code(env, tmp_path):
     assert session._safe_id("import") != "import"  # keywords are not identifiers ToolSandbox can assign to
     assert info["tool_results"][0]["id"] == hostile  # the episode keeps the model's id; only ToolSandbox's code not
     env.step({"role": "assistant", "content": "done"})
+
+
+def _sandbox_rows(env):
+    from tool_sandbox.common.execution_context import DatabaseNamespace
+
+    ctx = env._ep.tool_session.context
+    return ctx.get_database(DatabaseNamespace.SANDBOX, get_all_history_snapshots=True,
+                            drop_sandbox_message_index=False).to_dicts()
+
+
+def test_minefield_hit_zeroes_checklist_and_official(env):
+    """A minefield hit: ToolSandbox's similarity 0 and the checklist 0 (minefield items are veto items) — also
+    when the checklist has other items that pass."""
+    from cm2_env.benchmarks.toolsandbox.env import ToolSandboxEnv
+    from cm2_env.tasks.models import ChecklistItem
+
+    name = "send_message_with_contact_content_cellular_off_insufficient_information"
+    task = env._by_id[name]
+    mines = [it for it in task.turns[0].checklist if it.id.startswith("F")]
+    assert mines and all(it.veto for it in mines)
+    script = [{"role": "assistant", "content": "", "tool_calls": [_call(0, "send_message_with_phone_number", {
+        "phone_number": "+12453344098", "content": "Hi"})]}, {"role": "assistant", "content": "Sent."}]
+    official = scripted.play_official(name, script)
+    info = scripted.run_adapter(env, name, script)
+    assert float(official.similarity) == 0.0 and info["evaluations"]["toolsandbox"]["similarity"] == 0.0
+    assert info["score"] == 0.0
+    assert "veto" in info["verdicts"][0]["verdicts"][0]["rationale"]
+    # the same hit with an extra item that passes (the agent did reply): still 0
+    extra = ChecklistItem(id="R", question="replied?", weight=1.0, check={"type": "reply_matches", "any": ["Sent"]})
+    items = [it.model_copy(update={"weight": 0.0}) for it in task.turns[0].checklist] + [extra]
+    e = ToolSandboxEnv(tasks=[task.model_copy(update={"turns": [task.turns[0].model_copy(update={"checklist": items})]})])
+    info = scripted.run_adapter(e, name, script)
+    verdicts = {v["id"]: v["status"] for v in info["verdicts"][0]["verdicts"]}
+    assert verdicts["R"] == "passed" and info["score"] == 0.0
+    # avoiding the minefield: ToolSandbox 1, checklist 1
+    safe = [{"role": "assistant", "content": "Your cellular service is off; I cannot send messages now."}]
+    assert float(scripted.play_official(name, safe).similarity) == 1.0
+    assert scripted.run_adapter(env, name, safe)["score"] == 1.0
+    e.close()
+
+
+def test_max_messages_truncates_like_scenario_play(env):
+    """ToolSandbox's runner stops once the SANDBOX table holds max_messages messages after the starting context:
+    the env ends the episode there (truncated, end reason max_messages) with the same official verdict; calls the
+    agent writes at the limit are recorded but never executed, as in Scenario.play."""
+    name = "find_thanksgiving_timestamp"
+    task = env._by_id[name]
+    assert task.metadata["toolsandbox"]["max_messages"] == 30
+    c = scripted.reference_script(task)[0]["tool_calls"][0]
+    single = [{"role": "assistant", "content": "", "tool_calls": [dict(c, id=f"c{i}")]} for i in range(14)]
+    pair = {"role": "assistant", "content": "", "tool_calls": [dict(c, id="p0"), dict(c, id="p1")]}
+    for script, executed in ((single + single, 15), (single + [pair] + single, 14)):
+        official = scripted.play_official(name, script)
+        env.reset(options={"task_id": name})
+        steps = 0
+        for m in script:
+            obs, reward, term, trunc, info = env.step(m)
+            steps += 1
+            if term or trunc:
+                break
+        assert trunc and not term and info["end_reason"] == "max_messages", info["end_reason"]
+        assert _adapter_fields(info["evaluations"]["toolsandbox"]) == _official_fields(official)
+        assert info["evaluations"]["toolsandbox"]["turn_count"] == 30
+        rows = _sandbox_rows(env)
+        assert rows[-1]["sandbox_message_index"] == env._ep.tool_session.message_limit
+        results = [r for r in rows if r["sender"] == "EXECUTION_ENVIRONMENT" and r["recipient"] == "AGENT"]
+        assert len(results) == executed
+        if executed == 14:  # the pair was written at the limit: not executed, and the tool messages say so
+            assert rows[-1]["sender"] == "AGENT" and steps == 15
+            assert all("max_messages" in m["content"] for m in obs[-2:] if m["role"] == "tool")
+        assert reward == info["score"] == 1.0  # the milestone was reached before the cut
+    # the limit reached by the user's message (14 calls = 28 messages, the agent's reply, a follow-up): the agent
+    # never answers it; the message is kept in the episode's messages
+    follow = ["And Christmas?"]
+    e = cm2_env.make(ENV_ID, task_ids=[name], followups={name: follow})
+    script = single + [{"role": "assistant", "content": "It is on the fourth Thursday of November."}]
+    official = scripted.play_official(name, script, follow)
+    info = scripted.run_adapter(e, name, script)
+    assert info["end_reason"] == "max_messages" and e.messages[-1] == {"role": "user", "content": follow[0]}
+    assert _adapter_fields(info["evaluations"]["toolsandbox"]) == _official_fields(official)
+    e.close()
+
+
+def test_rapid_api_key_includes_network_scenarios(monkeypatch):
+    """Without RAPID_API_KEY the 38 RapidAPI scenarios are left out; with it (local_only's default flips) all 129
+    base scenarios are there unchanged, offering the network tools. No real RapidAPI call is made here."""
+    from cm2_env.benchmarks.toolsandbox import loader
+    from cm2_env.benchmarks.toolsandbox.env import toolsandbox_tasks
+
+    rapid = loader.rapid_api_tools()
+    assert rapid == {"search_lat_lon", "search_location_around_lat_lon", "search_weather_around_lat_lon",
+                     "search_stock", "convert_currency"}
+    monkeypatch.delenv("RAPID_API_KEY", raising=False)
+    assert loader.default_local_only() is True
+    without = toolsandbox_tasks()
+    left_out = loader.rapid_api_scenarios()
+    assert len(without) == 91 and len(left_out) == 38
+    assert not {t.id for t in without} & set(left_out)
+    assert not {n for t in without for n in t.tool_names} & rapid
+    assert len(loader.rapid_api_scenarios(["3_distraction_tools"])) == 76
+    monkeypatch.setenv("RAPID_API_KEY", "not-a-real-key")
+    assert loader.default_local_only() is False
+    with_key = toolsandbox_tasks()
+    assert len(with_key) == 129
+    by_id = {t.id: t for t in with_key}
+    assert set(left_out) <= set(by_id)
+    offered = {n for name in left_out for n in by_id[name].tool_names}
+    assert offered >= rapid  # every network tool is offered by some scenario, under its own name
+    assert toolsandbox_tasks(local_only=True) == without  # an explicit choice wins over the key
+    e = cm2_env.make(ENV_ID, task_ids=left_out[:1])
+    assert len(e.tasks) == 1 and set(e.tasks[0].tool_names) & rapid
+    e.close()

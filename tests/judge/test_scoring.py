@@ -89,6 +89,35 @@ def test_required_failed_detection():
     assert r.required_failed == ["A"]
 
 
+def test_veto_item_failing_zeroes_the_turn():
+    its = [ChecklistItem.model_validate({"id": i, "question": "q", "weight": w, "veto": v})
+           for i, w, v in (("A", 0.4, False), ("B", 0.4, False), ("M", 0.2, True))]
+    r = score_turn(0, its, verdicts(A="passed", B="passed", M="failed"))
+    assert r.score == 0.0
+    assert r.verdicts["A"].status == "passed" and r.verdicts["A"].counted  # the other verdicts are unchanged
+    assert "veto" in r.verdicts["M"].rationale
+    assert score_turn(0, its, verdicts(A="passed", B="failed", M="passed")).score == pytest.approx(0.6)
+    # a veto item that was not judged vetoes nothing; one that failed still does when nothing else was judged
+    assert score_turn(0, its, verdicts(A="passed", B="passed", M="unjudged")).score == pytest.approx(1.0)
+    assert score_turn(0, its, verdicts(A="error", B="unjudged", M="failed")).score == 0.0
+    assert score_turn(0, its, verdicts(A="error", B="unjudged", M="error")).score is None
+    assert ChecklistItem.model_validate({"id": "x", "question": "q", "weight": 1}).veto is False
+
+
+def test_veto_in_an_episode_zeroes_the_trajectory():
+    task = Task.model_validate({"id": "veto", "tools": TOOLS, "turns": [{"user": "hi", "checklist": [
+        {"id": "R", "question": "replied?", "weight": 0.5, "check": {"type": "reply_matches", "any": ["ok"]}},
+        {"id": "F", "question": "no lookup?", "weight": 0.5, "veto": True,
+         "check": {"type": "tool_not_called", "name": "lookup"}}]}]})
+    env = ToolTaskEnv(tasks=[task])
+    env.reset(options={"task_id": "veto"})
+    env.step('<tool_call>{"name": "lookup", "arguments": {"key": "k"}}</tool_call>')
+    info = env.step("ok")[4]
+    assert info["score"] == 0.0 and info["turn_scores"] == [0.0]
+    env.reset(options={"task_id": "veto"})
+    assert env.step("ok")[4]["score"] == 1.0
+
+
 def test_trajectory_score():
     from cm2_env.judge.scoring import TurnResult
 

@@ -1,7 +1,8 @@
 """tau2 check types, decided on the episode as a whole (checklist items sit on the task's last turn).
 
 * ``tau2_action``: some executed call matches the gold action by tau2's ``Action.compare_with_tool_call``
-  (same name; the ``compare_args`` arguments equal — all arguments when ``compare_args`` is None);
+  (same name; the ``compare_args`` arguments equal — all arguments when ``compare_args`` is None); a user-side
+  gold action (``requestor: user``) is matched against the user side's own tool calls;
 * ``tau2_db``: the episode environment's DB hash (and user DB hash) equals the one after replaying the gold
   actions on a fresh environment with the task's initial state (what tau2's EnvironmentEvaluator compares);
 * ``tau2_env_assertion``: the task's ``env_assertions[index]`` holds on the episode's environment;
@@ -26,6 +27,8 @@ class Tau2ActionCheck(CheckSpec):
     name: str
     arguments: dict[str, Any]
     compare_args: list[str] | None = None
+    requestor: Literal["assistant", "user"] = "assistant"
+    """``user``: a user-side gold action, matched against the calls the user side made on its own tools."""
 
 
 class Tau2DBCheck(CheckSpec):
@@ -71,10 +74,11 @@ def action_matches(check: Tau2ActionCheck, name: str, arguments: dict[str, Any])
 @register_check(Tau2ActionCheck)
 def tau2_action(check: Tau2ActionCheck, ctx: CheckContext) -> CheckOutcome:
     s = _session(ctx) or _no_session()
-    for rec in s.executed:
+    for rec in (s.user_executed if check.requestor == "user" else s.executed):
         if action_matches(check, rec.name, rec.arguments):
             return CheckOutcome(True, ctx.last_step, f"{rec.name} call {rec.call_id} matches the gold action")
-    return CheckOutcome(False, None, f"no executed {check.name} call matches the gold arguments")
+    who = "user-side " if check.requestor == "user" else ""
+    return CheckOutcome(False, None, f"no executed {who}{check.name} call matches the gold arguments")
 
 
 @register_check(Tau2DBCheck)

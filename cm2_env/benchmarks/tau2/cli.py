@@ -32,10 +32,17 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-ids", nargs="*", default=None, help="tau2 task ids (default: all)")
     p.add_argument("--limit", type=int, default=None, help="first N tasks")
     p.add_argument("--num-trials", type=int, default=1, help="trials per task (pass^k for k = 1..trials)")
-    p.add_argument("--user", choices=["scripted", "llm"], default="scripted",
-                   help="user side: scripted (offline approximation) or cm2's LLM user (needs an LLM config)")
+    p.add_argument("--user", choices=["scripted", "llm", "tau2"], default="scripted",
+                   help="user side: scripted (offline approximation, performs user-side gold actions), llm (tau2's "
+                        "guidelines + scenario on a cm2 LLM client) or tau2 (tau2's own UserSimulator via litellm); "
+                        "llm/tau2 need --user-llm")
+    p.add_argument("--user-llm", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="the user model: base_url=http://host:port/v1 model=NAME [api_key_env=VAR] (or preset=NAME)")
+    p.add_argument("--judge-llm", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="an LLM judge (base_url=... model=... [api_key_env=...]): tau2's NL-assertion evaluator "
+                        "(official reward) and cm2's judge (NL checklist items) use it")
     p.add_argument("--nl-judge", action="store_true",
-                   help="let tau2's evaluator call its LLM for NL assertions (needs a provider key)")
+                   help="let tau2's evaluator call its default judge model through litellm (needs a provider key)")
     p.add_argument("--out", default=None, help="output JSONL (appended; reruns resume)")
     add_agent_arguments(p)
 
@@ -54,7 +61,7 @@ def summarize(records: list[EpisodeRecord], trials: int) -> dict[str, Any]:
     perfect = lambda r: r.score is not None and r.score >= 1.0 - 1e-9  # noqa: E731
     n = len(records)
     db = [o.get("db_match") for o in official if o.get("db_match") is not None]
-    return {
+    out = {
         "episodes": n,
         "scored": len(scored),
         "needs_llm": sorted({r.task_id for r, o in zip(records, official) if o.get("needs_llm") and o.get("reward") is None}),
@@ -67,7 +74,14 @@ def summarize(records: list[EpisodeRecord], trials: int) -> dict[str, Any]:
         "agreement_without_nl": (sum(((o.get("reward_without_nl", o.get("reward")) or 0) >= 1 - 1e-9) == perfect(r)
                                      for r, o in zip(records, official)) / n) if n else None,
         "evaluator_errors": sum(1 for o in official if "error" in o),
+        "judge_errors": sum(1 for o in official if "judge_error" in o),
+        "gold_infeasible": {r.task_id: o["gold_infeasible"] for r, o in zip(records, official) if o.get("gold_infeasible")},
+        "user_errors": sum(1 for o in official if o.get("termination_reason") == "user_error"),
     }
+    feasible = [o["reward"] for _, o in scored if not o.get("gold_infeasible")]
+    out["avg_reward_gold_feasible"] = sum(feasible) / len(feasible) if feasible else None
+    out["gold_feasible_scored"] = len(feasible)
+    return out
 
 
 def _f(x: Any) -> str:
@@ -90,9 +104,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     env_kwargs = parse_kv(args.env_arg)
     env_kwargs.setdefault("domain", args.domain)
-    if args.user == "llm":
-        env_kwargs.setdefault("user", "llm")
-    if args.nl_judge:
+    user_llm = parse_kv(args.user_llm, "--user-llm")
+    if args.user in ("llm", "tau2"):
+        if not user_llm:
+            print(f"cm2 eval tau2: --user {args.user} needs --user-llm base_url=... model=...", file=sys.stderr)
+            return 2
+        # registered names (the run job builds role specs through the core registries)
+        env_kwargs.setdefault("user", {"name": {"llm": "tau2_llm", "tau2": "tau2"}[args.user], "llm": user_llm})
+    judge_llm = parse_kv(args.judge_llm, "--judge-llm")
+    if judge_llm:
+        env_kwargs["nl_judge"] = judge_llm
+        env_kwargs.setdefault("judge", {"name": "llm", "llm": judge_llm})
+    elif args.nl_judge:
         env_kwargs["nl_judge"] = True
     if args.limit is not None:
         env_kwargs["limit"] = args.limit
@@ -115,8 +138,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"DB match {_f(s['db_match_rate'])}  checklist {_f(s['checklist'])}  agreement {_f(s['agreement'])}  "
           f"(without NL: reward {_f(s['avg_reward_without_nl'])}, agreement {_f(s['agreement_without_nl'])})")
     if s["needs_llm"]:
-        print(f"{len(s['needs_llm'])} task(s) need an LLM judge for NL assertions (not scored; --nl-judge): "
+        print(f"{len(s['needs_llm'])} task(s) need an LLM judge for NL assertions (needs judge, not scored; --judge-llm): "
               + ", ".join(s["needs_llm"][:10]) + (" ..." if len(s["needs_llm"]) > 10 else ""))
+    for tid, why in sorted(s["gold_infeasible"].items()):
+        print(f"gold-infeasible (no replay of the gold can score 1; scored as tau2 scores it): {tid}: {why}")
+    if s["gold_infeasible"]:
+        print(f"avg reward over the {s['gold_feasible_scored']} scored gold-feasible episode(s): "
+              f"{_f(s['avg_reward_gold_feasible'])}")
+    if s["judge_errors"] or s["user_errors"]:
+        print(f"{s['judge_errors']} judge error(s), {s['user_errors']} episode(s) ended by a user-side error",
+              file=sys.stderr)
     if s["evaluator_errors"]:
         print(f"{s['evaluator_errors']} evaluator error(s); see evaluations.tau2.error", file=sys.stderr)
     print(f"{len(result.records)} episode(s) recorded in {args.out}")

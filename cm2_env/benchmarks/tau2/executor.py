@@ -96,6 +96,29 @@ class Tau2ToolSession:
         self._tool_call = _tau2._import("tau2.data_model.message").ToolCall
         self.executed: list[ExecutedCall] = []
         self.closed = False
+        # the user side (scripted / LLM / tau2's UserSimulator) acting on the user environment:
+        self.user_executed: list[ExecutedCall] = []
+        self.user_events: dict[int, list[Any]] = {}
+        """tau2 messages of the user's tool calls (``UserMessage`` with calls, ``ToolMessage``), keyed by the
+        index of the cm2 user message they precede (the count of user messages so far when it ends the episode)."""
+        self.user_stop: str | None = None
+        """The stop message the user ended with (tau2's ``###STOP###`` / ``###TRANSFER###`` / ...), if any."""
+        self.end_reason: str | None = None
+
+    def has_user_tools(self) -> bool:
+        return bool(getattr(self.env, "user_tools", None))
+
+    def call_user_tool(self, name: str, arguments: dict[str, Any], call_id: str, user_turn: int) -> Any:
+        """Run one user-side tool call (tau2 requestor ``user``) on this episode's environment; returns tau2's
+        ``ToolMessage`` and records it (with the calling ``UserMessage``) for the official trajectory."""
+        m = _tau2._import("tau2.data_model.message")
+        call = m.ToolCall(id=call_id, name=name, arguments=dict(arguments or {}), requestor="user")
+        msg = self.env.get_response(call)
+        self.user_executed.append(ExecutedCall(call_id, name, dict(arguments or {}), msg))
+        ev = self.user_events.setdefault(user_turn, [])
+        ev.append(m.UserMessage(role="user", content=None, tool_calls=[call]))
+        ev.append(msg)
+        return msg
 
     async def call(self, call: ToolCall) -> ToolResult:
         return self.call_sync(call)
@@ -120,24 +143,39 @@ class Tau2ToolExecutor:
         return Tau2ToolSession(task)
 
 
-def gold_reachable(task: Task) -> tuple[bool, str]:
-    """Can replaying the gold ASSISTANT actions alone satisfy the task's env assertions?
+_FEASIBLE: dict[str, tuple[bool, str]] = {}
 
-    False flags tasks an agent-only replay cannot pass: the criteria need user-side tool calls (tau2's LLM user
-    acts on its own tools) or the gold lists fewer actions than the assertions need.
+
+def gold_reachable(task: Task) -> tuple[bool, str]:
+    """Can replaying every gold action (assistant and user requestor, in order) satisfy the task's env assertions?
+
+    False flags tasks that no replay of the gold can pass: the assertions need a call the gold does not list (e.g.
+    an assertion on the user environment with no user-side gold action). Cached per task.
     """
+    key = task.id + json.dumps(tau2_meta(task)["task"].get("evaluation_criteria"), sort_keys=True, default=str)
+    with _LOCK:
+        if key in _FEASIBLE:
+            return _FEASIBLE[key]
+    out = _gold_reachable(task)
+    with _LOCK:
+        _FEASIBLE[key] = out
+    return out
+
+
+def _gold_reachable(task: Task) -> tuple[bool, str]:
+    crit = tau2_task(task).evaluation_criteria
+    if crit is None or not crit.env_assertions:
+        return True, "ok"
     env = initial_environment(task)
     ToolCallT = _tau2._import("tau2.data_model.message").ToolCall
-    crit = tau2_task(task).evaluation_criteria
-    if crit is None:
-        return True, "no criteria"
     for a in crit.actions or []:
-        if a.requestor == "assistant":
-            env.get_response(ToolCallT(id=a.action_id, name=a.name, arguments=a.arguments, requestor="assistant"))
+        env.get_response(ToolCallT(id=a.action_id, name=a.name, arguments=a.arguments, requestor=a.requestor))
     for ea in crit.env_assertions or []:
         try:
             if not env.run_env_assertion(ea, raise_assertion_error=False):
-                return False, f"env assertion {ea.func_name} fails after the gold assistant actions"
+                return False, (f"env assertion {ea.env_type}.{ea.func_name}({json.dumps(ea.arguments)}) fails after "
+                               f"replaying all {len(crit.actions or [])} gold action(s): the gold lists no call that "
+                               f"makes it hold")
         except Exception as e:  # noqa: BLE001
-            return False, f"env assertion {ea.func_name} errors after the gold assistant actions: {e}"
+            return False, f"env assertion {ea.func_name} errors after replaying the gold actions: {e}"
     return True, "ok"

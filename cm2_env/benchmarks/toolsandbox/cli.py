@@ -92,8 +92,16 @@ def run(args: argparse.Namespace) -> int:
     import cm2_env
     from cm2_env.tasks import select_tasks
 
+    from .loader import default_local_only, rapid_api_scenarios
+
     augs: Any = True if args.augmentations.strip() == "all" else [a.strip() for a in args.augmentations.split(",") if a.strip()]
-    env_kwargs = {"augmentations": augs, "local_only": args.local_only, **parse_kv(args.env_arg)}
+    local_only = default_local_only() if args.local_only is None else bool(args.local_only)
+    if local_only:
+        left_out = rapid_api_scenarios(augs)
+        print(f"local only: {len(left_out)} scenario(s) use RapidAPI tools and are left out "
+              f"({'--local-only' if args.local_only else 'no RAPID_API_KEY'}; --all-scenarios includes them): "
+              + ", ".join(left_out[:8]) + (" ..." if len(left_out) > 8 else ""), file=sys.stderr)
+    env_kwargs = {"augmentations": augs, "local_only": local_only, **parse_kv(args.env_arg)}
     if args.limit is not None:
         env_kwargs["limit"] = args.limit
     env = cm2_env.make(ENV_ID, **env_kwargs)

@@ -46,6 +46,20 @@ def is_local(scenario: Any, rapid: set[str]) -> bool:
     return not (set(scenario.starting_context.tool_allow_list or []) & rapid)
 
 
+def default_local_only() -> bool:
+    """``local_only``'s default: on unless ``RAPID_API_KEY`` is set (ToolSandbox's RapidAPI tools read that
+    variable and refuse to run without it)."""
+    return "RAPID_API_KEY" not in os.environ
+
+
+def rapid_api_scenarios(augmentations: Sequence[str] | bool = False) -> list[str]:
+    """Names of the scenarios ``local_only`` drops (those whose tool allow list has a RapidAPI tool)."""
+    sc = _ts.all_scenarios()
+    augs = augmentations_of(sc) if augmentations is True else list(augmentations or [])
+    rapid = rapid_api_tools()
+    return [n for b in base_names(sc) if not is_local(sc[b], rapid) for n in [b, *(f"{b}_{a}" for a in augs)]]
+
+
 def _sandbox_rows(scenario: Any) -> list[dict[str, Any]]:
     from tool_sandbox.common.execution_context import DatabaseNamespace
 
@@ -57,9 +71,18 @@ def _target_rows(constraint: Any) -> list[dict[str, Any]]:
     return [] if df is None else df.to_dicts()
 
 
-def milestone_kind(milestone: Any) -> tuple[str, Any]:
-    """``("tool", trace)``, ``("reply", text)`` or ``("db", None)`` for one milestone (minefields alike)."""
-    cons = milestone.snapshot_constraints
+def _is_guardrail(constraint: Any) -> bool:
+    fn = constraint.snapshot_constraint
+    return getattr(fn, "__name__", None) == "guardrail_similarity" or \
+        getattr(getattr(fn, "func", None), "__name__", None) == "guardrail_similarity"
+
+
+def milestone_kind(milestone: Any, *, ignore_guardrails: bool = False) -> tuple[str, Any]:
+    """``("tool", trace)``, ``("reply", text)`` or ``("db", None)`` for one milestone (minefields alike).
+
+    ``ignore_guardrails``: classify by the constraints other than ToolSandbox's guardrails (databases that must
+    stay as they started), e.g. for the oracle, whose calls change nothing the milestone does not name."""
+    cons = [c for c in milestone.snapshot_constraints if not (ignore_guardrails and _is_guardrail(c))]
     if len(cons) == 1 and str(cons[0].database_namespace) == "SANDBOX":
         rows = _target_rows(cons[0])
         if len(rows) == 1:
@@ -87,23 +110,25 @@ def _args_constraint(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def checklist_of(scenario: Any, ctx: Any) -> list[ChecklistItem]:
-    """Milestones → items; minefields → items. Equal weights.
+    """Milestones → items (equal weights summing to 1); minefields → ``veto`` items.
 
     tool-trace milestones (one EXECUTION_ENVIRONMENT→AGENT trace with one alternative, name not scrambled away)
     → ``tool_called`` with the trace's argument subset, ``after`` = the tool names of its DAG predecessors;
     every other milestone (database, reply, multi-alternative traces) → ``toolsandbox_milestone`` running
     ToolSandbox's matcher on the session's context. Minefields → ``tool_not_called`` (tool traces) or
-    ``toolsandbox_minefield``. Zeroing: ToolSandbox's similarity is 0 when any minefield matches; the checklist
-    cannot zero, so a matched minefield only fails its own item (the official verdict keeps the rule).
+    ``toolsandbox_minefield``, marked ``veto``: ToolSandbox's similarity is 0 when any minefield matches, and a
+    failed veto item scores the turn 0. A minefield carries no weight beside milestones (ToolSandbox gives no
+    credit for avoiding one); a scenario without milestones (ToolSandbox's milestone similarity is then 1) spreads
+    the weight over its minefields, so avoiding them all scores 1.
     """
     matcher = scenario.evaluation.milestone_matcher
     milestones = list(matcher.milestones)
     edges = list(matcher.edge_list or [])
     mine = list(scenario.evaluation.minefield_matcher.milestones)
-    n = len(milestones) + len(mine)
-    if n == 0:
+    if not milestones and not mine:
         return []
-    w = 1.0 / n
+    w = 1.0 / len(milestones) if milestones else 0.0
+    w_mine = 0.0 if milestones else 1.0 / len(mine)
     tool_names: dict[int, str] = {}
     items: list[ChecklistItem] = []
     for i, m in enumerate(milestones):
@@ -131,15 +156,20 @@ def checklist_of(scenario: Any, ctx: Any) -> list[ChecklistItem]:
         else:
             check = {"type": "toolsandbox_minefield", "index": j}
         items.append(ChecklistItem(id=f"F{j}", question=f"Does the episode avoid ToolSandbox minefield {j} ({kind})?",
-                                   weight=w, check=check, extra_info={"toolsandbox": {"minefield": j, "kind": kind}}))
+                                   weight=w_mine, veto=True, check=check,
+                                   extra_info={"toolsandbox": {"minefield": j, "kind": kind}}))
     return items
 
 
-def reference_of(scenario: Any, ctx: Any, user_message: str) -> list[dict[str, Any]] | None:
-    """Oracle trajectory when every milestone is a tool trace or a reply (one reply, last): the calls with the
-    milestone's arguments in milestone order, then the reply (or "Done."). None when not determined."""
+def reference_of(scenario: Any, ctx: Any, user_message: str,
+                 tools: list[dict[str, Any]] | None = None) -> list[dict[str, Any]] | None:
+    """Oracle trajectory when every milestone is a tool trace or a reply (one reply, last; guardrail constraints
+    aside): the calls with the milestone's arguments in milestone order, then the reply (or "Done."). None when
+    not determined — also when a trace's arguments are only a subset of the call (they miss a required argument
+    of the tool's schema in ``tools``, or are empty for a tool that takes arguments)."""
+    params = {t["function"]["name"]: t["function"].get("parameters") or {} for t in tools or []}
     ms = list(scenario.evaluation.milestone_matcher.milestones)
-    kinds = [milestone_kind(m) for m in ms]
+    kinds = [milestone_kind(m, ignore_guardrails=True) for m in ms]
     if any(k == "db" for k, _ in kinds):
         return None
     replies = [i for i, (k, _) in enumerate(kinds) if k == "reply"]
@@ -151,6 +181,10 @@ def reference_of(scenario: Any, ctx: Any, user_message: str) -> list[dict[str, A
             continue
         name = _agent_name(ctx, v[0]["tool_name"])
         if name is None:
+            return None
+        args = {a for a, x in v[0].get("arguments", {}).items() if x is not None}
+        schema = params.get(name, {})
+        if not set(schema.get("required") or []) <= args or (not args and schema.get("properties")):
             return None
         cid = f"ref_{i}"
         out.append({"role": "assistant", "content": "", "tool_calls": [{"id": cid, "type": "function", "function": {
@@ -165,7 +199,10 @@ def task_of(name: str, scenario: Any, *, base: str, augmentation: str | None) ->
     from .session import ToolSandboxSession
 
     rows = _sandbox_rows(scenario)
-    instruction = next((r["content"] for r in rows if r["sender"] == "SYSTEM" and r["recipient"] == "USER"), None)
+    # the scenario's own user instruction: its SYSTEM→USER row that is not part of a user few-shot dialogue
+    # (those rows are visible_to=[USER] only and come first)
+    instruction = next((r["content"] for r in reversed(rows) if r["sender"] == "SYSTEM" and r["recipient"] == "USER"
+                        and list(r.get("visible_to") or []) != ["USER"]), None)
     stub = Task(id=name, tools=[], turns=[{"user": ""}], metadata={"toolsandbox": {"scenario": name}})
     sess = ToolSandboxSession(stub)
     msgs = sess.agent_messages()
@@ -174,7 +211,7 @@ def task_of(name: str, scenario: Any, *, base: str, augmentation: str | None) ->
     user = next(m["content"] for m in msgs if m["role"] == "user")
     with _ts.in_context(sess) as ctx:
         checklist = checklist_of(scenario, ctx)
-        reference = reference_of(scenario, ctx, user)
+        reference = reference_of(scenario, ctx, user, tools)
     cats = [str(c) for c in scenario.categories]
     return Task(
         id=name, domain="toolsandbox", system_prompt=system, tools=tools,
@@ -207,7 +244,7 @@ def load_scenarios(*, augmentations: Sequence[str] | bool = False, local_only: b
     else:
         wanted = []
     if local_only is None:
-        local_only = "RAPID_API_KEY" not in os.environ
+        local_only = default_local_only()
     rapid = rapid_api_tools() if local_only else set()
     chosen = set(names) if names is not None else None
     tasks = []

@@ -6,6 +6,12 @@ message table is kept exactly as ToolSandbox's own runner (``Scenario.play``) wo
   ``ExecutionEnvironment.respond()`` runs them as one batch (parallel calls tried in every order).
 * :meth:`agent_reply` (AGENT→USER), :meth:`user_says` (USER→AGENT), :meth:`end_conversation` (the user's
   ``end_conversation()`` tool call, as ToolSandbox's user simulator ends a conversation).
+* Message limit: ``Scenario.play`` lets a role respond only while the last message index is below
+  ``start + max_messages`` (``start`` = the last index of the starting context). The session checks the same
+  condition after each role's messages: once reached, :attr:`truncated` is set and nothing more is added or run
+  (calls written by the agent at the limit are recorded but never executed, as in ToolSandbox's loop).
+* :meth:`user_view` — the OpenAI messages and tools ToolSandbox's ``OpenAIAPIUser`` would send its model now
+  (its user instruction and the scenario's few-shot dialogues come from the context, ``visible_to=[USER]``).
 
 Every interaction runs inside :func:`._ts.in_context` (see there for why concurrent episodes are isolated).
 """
@@ -46,6 +52,11 @@ class ToolSandboxSession:
         self.context = copy.deepcopy(self.scenario.starting_context)
         self.closed = False
         self.ended = False
+        self.truncated = False
+        """The scenario's ``max_messages`` was reached (see the module docstring)."""
+        self.rejected_ids: set[str] = set()
+        """Ids of calls cm2's validation refused, over the whole episode (they were still sent to ToolSandbox)."""
+        self._evaluated: tuple[int, Any] | None = None
         self.executed: list[dict[str, Any]] = []
         self._substitute_ids: dict[str, str] = {}
         """Model-given call ids that are not identifiers → the ids ToolSandbox's code sees."""
@@ -56,6 +67,16 @@ class ToolSandboxSession:
                 if db["recipient"][i] == RoleType.EXECUTION_ENVIRONMENT and db["sender"][i] == RoleType.SYSTEM:
                     ExecutionEnvironment().respond(ending_index=i)
         self.start_index = self.context.max_sandbox_message_index
+        self.message_limit = self.start_index + int(self.scenario.max_messages)
+
+    def _check_limit(self) -> bool:
+        """``Scenario.play``'s loop condition, evaluated after a role's messages were added: True (and
+        :attr:`truncated` set) once no role may respond any more."""
+        from tool_sandbox.common.execution_context import get_current_context
+
+        if get_current_context().max_sandbox_message_index >= self.message_limit:
+            self.truncated = True
+        return self.truncated
 
     # ------------------------------------------------------------------ agent view
     def agent_tools(self) -> list[dict[str, Any]]:
@@ -74,6 +95,20 @@ class ToolSandboxSession:
         with _ts.in_context(self):
             msgs = OpenAIAPIAgent.filter_messages(OpenAIAPIAgent.get_messages())
             return to_openai_messages(msgs)[0]
+
+    def user_view(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(messages, tools) exactly as ToolSandbox's ``OpenAIAPIUser.respond`` builds them for its model: the
+        user-visible SANDBOX rows (user instruction and few-shot dialogues as their own system/user/assistant
+        messages, roles reversed), and the user's tools (``end_conversation``) when the agent spoke last."""
+        from tool_sandbox.common.execution_context import RoleType
+        from tool_sandbox.common.tool_conversion import convert_to_openai_tool
+        from tool_sandbox.roles.openai_api_user import OpenAIAPIUser
+
+        with _ts.in_context(self):
+            messages = OpenAIAPIUser.filter_messages(OpenAIAPIUser.get_messages())
+            tools = ([dict(convert_to_openai_tool(t)) for t in OpenAIAPIUser.get_available_tools().values()]
+                     if messages and messages[-1].sender == RoleType.AGENT else [])
+            return [dict(m) for m in OpenAIAPIUser.to_openai_messages(messages)], tools
 
     # ------------------------------------------------------------------ mirroring
     def _add(self, messages: list[Any]) -> None:
@@ -95,7 +130,7 @@ class ToolSandboxSession:
         from tool_sandbox.roles.execution_environment import ExecutionEnvironment
         from tool_sandbox.roles.openai_api_agent import OpenAIAPIAgent
 
-        if self.closed or self.ended:
+        if self.closed or self.ended or self.truncated:
             return [error_result("session_closed", "the conversation is over", source="executor") for _ in calls]
         with _ts.in_context(self):
             names = set(OpenAIAPIAgent.get_available_tools().keys())
@@ -115,8 +150,13 @@ class ToolSandboxSession:
                 out_msgs.append(Message(sender=RoleType.AGENT, recipient=RoleType.EXECUTION_ENVIRONMENT, content=code,
                                         openai_tool_call_id=tc.id, openai_function_name=c.name))
             self._add(out_msgs)
+            if self._check_limit():  # ToolSandbox's loop stops before the execution environment responds
+                return [error_result("max_messages", f"the scenario's limit of {self.scenario.max_messages} "
+                                     "messages was reached; the call was not executed", source="executor")
+                        for _ in calls]
             before = get_current_context().max_sandbox_message_index
             ExecutionEnvironment().respond()
+            self._check_limit()
             from tool_sandbox.common.execution_context import DatabaseNamespace
 
             db = get_current_context().get_database(DatabaseNamespace.SANDBOX, drop_sandbox_message_index=False,
@@ -141,19 +181,21 @@ class ToolSandboxSession:
         from tool_sandbox.common.execution_context import RoleType
         from tool_sandbox.common.message_conversion import Message
 
-        if self.ended:
+        if self.ended or self.truncated:
             return
         with _ts.in_context(self):
             self._add([Message(sender=RoleType.AGENT, recipient=RoleType.USER, content=content or "")])
+            self._check_limit()
 
     def user_says(self, content: str) -> None:
         from tool_sandbox.common.execution_context import RoleType
         from tool_sandbox.common.message_conversion import Message
 
-        if self.ended:
+        if self.ended or self.truncated:
             return
         with _ts.in_context(self):
             self._add([Message(sender=RoleType.USER, recipient=RoleType.AGENT, content=content)])
+            self._check_limit()
 
     def end_conversation(self) -> None:
         """The user's ``end_conversation()`` call, executed by ToolSandbox (as its user simulator ends)."""
@@ -161,18 +203,24 @@ class ToolSandboxSession:
         from tool_sandbox.common.message_conversion import Message
         from tool_sandbox.roles.execution_environment import ExecutionEnvironment
 
-        if self.ended:
+        if self.ended or self.truncated:
             return
         with _ts.in_context(self):
             self._add([Message(sender=RoleType.USER, recipient=RoleType.EXECUTION_ENVIRONMENT,
                                content="end_conversation()")])
-            ExecutionEnvironment().respond()
+            if not self._check_limit():
+                ExecutionEnvironment().respond()
         self.ended = True
 
     def evaluate(self) -> Any:
-        """ToolSandbox's own ``Evaluation.evaluate`` on this episode's context (an ``EvaluationResult``)."""
+        """ToolSandbox's own ``Evaluation.evaluate`` on this episode's context (an ``EvaluationResult``), computed
+        once per state of the SANDBOX table (every change of a database comes with a message)."""
         with _ts.in_context(self) as ctx:
-            return self.scenario.evaluation.evaluate(execution_context=ctx, max_turn_count=self.scenario.max_messages)
+            key = ctx.max_sandbox_message_index
+            if self._evaluated is None or self._evaluated[0] != key:
+                self._evaluated = (key, self.scenario.evaluation.evaluate(
+                    execution_context=ctx, max_turn_count=self.scenario.max_messages))
+            return self._evaluated[1]
 
     def close(self) -> None:
         self.closed = True
