@@ -246,8 +246,11 @@ def make_process(options: Options):
         size = sum(len(m["content"]) for m in base)
         if options.max_chars is not None and size > options.max_chars:
             return Outcome(None, [f"too_long: the prompt would be {size} characters (max_chars {options.max_chars})"])
-        results = await asyncio.gather(*(label_variant(record, ctx, options, v, base)
-                                         for v in range(options.variants)))
+        if options.variants == 1:  # no task of its own: the request goes out in this task step
+            results = [await label_variant(record, ctx, options, 0, base)]
+        else:
+            results = await asyncio.gather(*(label_variant(record, ctx, options, v, base)
+                                             for v in range(options.variants)))
         good = [r[0] for r in results if r[0] is not None]
         failed = {v: r[1] for v, r in enumerate(results) if r[0] is None}
         need = options.variants if options.min_variants is None else min(options.min_variants, options.variants)

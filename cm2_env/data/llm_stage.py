@@ -27,6 +27,7 @@ A stage supplies ``process(record, ctx) -> Outcome`` (an ``async`` function maki
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -41,6 +42,7 @@ from pydantic import Field
 
 from ..llm import LLMClient, LLMConfig, LLMError, UsageMeter, track_usage
 from ..llm.config import LLMConfigError
+from ..llm.client import send_bodies_eagerly
 from ..llm.presets import PRESET_DIR
 from .io import DataError, StageOutput, iter_jsonl, iter_records
 from .record import meta
@@ -175,9 +177,13 @@ USAGE_KEYS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cach
 
 
 def usage_dict(meter: UsageMeter) -> dict[str, Any]:
-    t = meter.total()
-    out: dict[str, Any] = {k: getattr(t, k) for k in USAGE_KEYS}
-    out["cost_usd"] = round(t.cost, 8)
+    # the sums of meter.total(), without building a RoleUsage through dataclasses.asdict per role
+    roles = list(meter.roles.values())
+    out: dict[str, Any] = {k: sum(getattr(ru, k) for ru in roles) for k in USAGE_KEYS}
+    cost = 0.0
+    for ru in roles:
+        cost += ru.cost
+    out["cost_usd"] = round(cost, 8)
     return out
 
 
@@ -292,7 +298,22 @@ def run_llm_stage(name: str, inp: Path, out: Path, options: LLMStageOptions, pro
                 _rescan(so, name, totals, counts, counters)
             this_run = _zero_usage()
             t0 = time.perf_counter()
-            asyncio.run(_drive(name, inp, so, ctx, process, totals, this_run, counts, counters))
+            # garbage collection while hundreds of requests wait on the loop: the objects alive before the run
+            # (modules, the SDK, config) stay out of the full collections (each one otherwise walks them all,
+            # ~0.1 s; unless someone froze objects already: theirs to unfreeze), and the young generation is
+            # collected less often (each collection walks the in-flight records' state, ~15 ms)
+            freeze = gc.get_freeze_count() == 0
+            thresholds = gc.get_threshold()
+            if freeze:
+                gc.freeze()
+            if 0 < thresholds[0] < _GC_YOUNG:
+                gc.set_threshold(_GC_YOUNG, *thresholds[1:])
+            try:
+                asyncio.run(_drive(name, inp, so, ctx, process, totals, this_run, counts, counters))
+            finally:
+                gc.set_threshold(*thresholds)
+                if freeze:
+                    gc.unfreeze()
             seconds = time.perf_counter() - t0
             new = so.kept + so.rejected - len(so.done)
             extra = {
@@ -310,6 +331,10 @@ def run_llm_stage(name: str, inp: Path, out: Path, options: LLMStageOptions, pro
             return so.finish(**extra)
     finally:
         lock.__exit__(None, None, None)
+
+
+_GC_YOUNG = 10_000
+"""Allocations between young-generation collections during a stage run (Python's default: 700)."""
 
 
 def _round(u: dict[str, float]) -> dict[str, Any]:
@@ -335,56 +360,79 @@ def _rescan(so: StageOutput, stage: str, totals: dict[str, float], counts: Count
 async def _drive(stage: str, inp: Path, so: StageOutput, ctx: StageContext, process: ProcessFn,
                  totals: dict[str, float], this_run: dict[str, float], counts: Counter,
                  counters: CountFn | None) -> None:
+    send_bodies_eagerly(asyncio.get_running_loop())  # this loop is the stage's own (asyncio.run above)
     total = count_lines(inp)
     progress = _Progress(total, stage, ctx.options.progress)
     progress.skip(len(so.done))
-    sem = asyncio.Semaphore(ctx.options.concurrency)
-    pending: set[asyncio.Task] = set()
+    records = iter_records(inp, so)
     seen: set[str] = set()
+    exhausted = False
 
-    async def one(rec: dict[str, Any]) -> None:
-        try:
-            meter = UsageMeter()
-            try:
-                with track_usage(meter):
-                    outcome = await process(rec, ctx)
-            except LLMError as exc:
-                outcome = Outcome(None, [reason_of(exc)])
-            except Exception as exc:  # noqa: BLE001 - a bad record must not stop the stage
-                outcome = Outcome(None, [f"internal_error: {type(exc).__name__}: {str(exc)[:500]}"])
-            usage = usage_dict(meter)
-            _add_usage(totals, usage)
-            _add_usage(this_run, usage)
-            if outcome.reasons:
-                target = outcome.rejected_record if outcome.rejected_record is not None else rec
-                meta(target).setdefault("usage", {})[stage] = usage
-                so.reject(target, outcome.reasons, id=rec["id"])
-                kept, written = False, target
-            else:
-                written = outcome.record if outcome.record is not None else rec
-                meta(written).setdefault("usage", {})[stage] = usage
-                so.keep(written)
-                kept = True
-            if counters is not None:
-                counts.update(counters(written, kept))
-            progress.update(totals["cost_usd"], so.kept, so.rejected)
-        finally:
-            sem.release()
-
-    try:
-        for row, rec in iter_records(inp, so):
+    def next_record() -> dict[str, Any] | None:
+        """The next record to process (duplicate ids rejected on the way); None at the end of the input."""
+        nonlocal exhausted
+        for row, rec in records:
             rid = rec["id"]
             if rid in seen:
                 so.reject(rec, [f"duplicate_id: line {row.line}: id {rid!r} occurs earlier in the input"],
                           id=rid)
                 continue
             seen.add(rid)
-            await sem.acquire()
-            task = asyncio.create_task(one(rec))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.gather(*list(pending))
+            return rec
+        exhausted = True
+        return None
+
+    async def one(rec: dict[str, Any]) -> None:
+        meter = UsageMeter()
+        try:
+            with track_usage(meter):
+                outcome = await process(rec, ctx)
+        except LLMError as exc:
+            outcome = Outcome(None, [reason_of(exc)])
+        except Exception as exc:  # noqa: BLE001 - a bad record must not stop the stage
+            outcome = Outcome(None, [f"internal_error: {type(exc).__name__}: {str(exc)[:500]}"])
+        usage = usage_dict(meter)
+        _add_usage(totals, usage)
+        _add_usage(this_run, usage)
+        if outcome.reasons:
+            target = outcome.rejected_record if outcome.rejected_record is not None else rec
+            meta(target).setdefault("usage", {})[stage] = usage
+            so.reject(target, outcome.reasons, id=rec["id"])
+            kept, written = False, target
+        else:
+            written = outcome.record if outcome.record is not None else rec
+            meta(written).setdefault("usage", {})[stage] = usage
+            so.keep(written)
+            kept = True
+        if counters is not None:
+            counts.update(counters(written, kept))
+        progress.update(totals["cost_usd"], so.kept, so.rejected)
+
+    async def worker() -> None:
+        # each of the `concurrency` workers takes the next record as soon as its own is written, in the same
+        # task step: the next request goes out at once instead of queueing behind every other reply that
+        # arrived meanwhile (a reader task woken by a semaphore would run only after all of them)
+        while True:
+            rec = next_record()
+            if rec is None:
+                return
+            await one(rec)
+
+    workers: list[asyncio.Task] = []
+    try:
+        for _ in range(ctx.options.concurrency):
+            if exhausted:
+                break
+            workers.append(asyncio.create_task(worker()))
+            # one worker per loop pass: its request goes out (its connection made) before the next one's is
+            # built, instead of all of them waiting for the whole first batch to be built
+            await asyncio.sleep(0)
+        await asyncio.gather(*workers)
+    except BaseException:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
     finally:
         progress.close()
         await ctx.aclose()
