@@ -23,11 +23,10 @@ from typing import Any
 
 from pydantic import field_validator
 
-from .io import StageOutput, iter_records
+from .io import StageOutput
 from .record import meta as record_meta
-from .rules import record_shape_problem
 from .stage import StageOptions, StageSpec
-from .stats import METRICS, Distributions, record_stats
+from .stats import METRICS, Distributions, iter_record_stats
 
 REFERENCE_DROP_RATIOS: dict[str, dict[int, float]] = {
     "tool_calls_total": {1: 0.3, 2: 0.3, 3: 0.0},
@@ -111,12 +110,7 @@ def run_select(inp: Path, out: Path, options: Options, *, resume: bool = True) -
     before, after = Distributions(), Distributions()
     with StageOutput(out, "select", resume=resume, options=options.model_dump(mode="json"), input=str(inp),
                      options_changed="fresh") as so:
-        for _, record in iter_records(inp, so):
-            shape = record_shape_problem(record)
-            if shape is not None:
-                so.reject(record, [f"malformed: {shape}"])
-                continue
-            st = record_stats(record, leading_system_as_turn=options.leading_system_as_turn)
+        for record, st in iter_record_stats(inp, so, leading_system_as_turn=options.leading_system_as_turn):
             before.add(st)
             p, why = drop_probability(st, options)
             if p > 0 and uniform(options.seed, record["id"]) < p:

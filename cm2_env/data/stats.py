@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .io import StageOutput, iter_records
 from .rules import record_shape_problem
@@ -113,6 +113,17 @@ class Distributions:
         return {m: summarize(h) for m, h in self.hist.items()}
 
 
+def iter_record_stats(inp: Path, so: StageOutput, *, leading_system_as_turn: bool = False
+                      ) -> Iterator[tuple[dict[str, Any], dict[str, int]]]:
+    """``(record, its statistics)`` for each readable record of ``inp``; malformed ones are rejected on ``so``."""
+    for _, record in iter_records(inp, so):
+        shape = record_shape_problem(record)
+        if shape is not None:
+            so.reject(record, [f"malformed: {shape}"])
+            continue
+        yield record, record_stats(record, leading_system_as_turn=leading_system_as_turn)
+
+
 def summarize(hist: Counter) -> dict[str, Any]:
     n = sum(hist.values())
     if not n:
@@ -183,12 +194,7 @@ def run_stats(inp: Path, out: Path, options: Options, *, resume: bool = True) ->
     dist = Distributions()
     # the distributions are over the whole input, so the per-record file is always rewritten
     with StageOutput(out, "stats", resume=False, options=options.model_dump(mode="json"), input=str(inp)) as so:
-        for _, record in iter_records(inp, so):
-            shape = record_shape_problem(record)
-            if shape is not None:
-                so.reject(record, [f"malformed: {shape}"])
-                continue
-            st = record_stats(record, leading_system_as_turn=options.leading_system_as_turn)
+        for record, st in iter_record_stats(inp, so, leading_system_as_turn=options.leading_system_as_turn):
             dist.add(st)
             so.keep({"id": record["id"], **st})
         summary = dist.summary()
