@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import importlib
 import json
 import socket
 import subprocess
@@ -25,15 +25,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:  # also when loaded by path (bench/data_pipeline.py)
+    sys.path.insert(0, str(HERE))
+from _test_servers import load_test_servers  # noqa: E402
 
 
 def _roles():
-    name = "cm2_test_servers"
-    if name not in sys.modules:
-        d = ROOT / "tests" / "servers"
-        spec = importlib.util.spec_from_file_location(name, d / "__init__.py", submodule_search_locations=[str(d)])
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
+    load_test_servers()
     from cm2_test_servers.roles import label_answer
 
     return label_answer

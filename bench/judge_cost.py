@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import logging
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "bench") not in sys.path:  # also when loaded by path (its smoke test)
+    sys.path.insert(0, str(ROOT / "bench"))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -46,15 +47,11 @@ from cm2_env.tasks import resolve_tasks, select_tasks  # noqa: E402
 from cm2_env.tools.canonical import canonical_args  # noqa: E402
 from cm2_env.tools.llm_sim import LLMToolSimulator  # noqa: E402
 from cm2_env.types import Verdict  # noqa: E402
+from _test_servers import load_test_servers  # noqa: E402
 
 
 def _load_test_servers():
-    name = "cm2_test_servers"
-    if name not in sys.modules:
-        d = ROOT / "tests" / "servers"
-        spec = importlib.util.spec_from_file_location(name, d / "__init__.py", submodule_search_locations=[str(d)])
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
+    load_test_servers()
     from cm2_test_servers.roles import role_router
     from cm2_test_servers.scripted import ScriptedServer
 
